@@ -1,0 +1,5 @@
+"""Allow ``python -m nmocart``."""
+
+from nmocart.cli import main
+
+main()

@@ -1,0 +1,187 @@
+"""Streaming batch evaluation: records in from files or NDJSON, one output line per record.
+
+Records are read lazily, evaluated in bounded chunks (optionally on several processes),
+and written in input order, so memory stays flat in the number of records. A record
+that cannot be evaluated yields an error line and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+"""Files with these endings hold one record per line; any other file holds one record."""
+
+CHUNK_SIZE = 500
+"""Records evaluated per task; a bounded number of tasks is in flight at once."""
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One raw record and where it came from (``file`` or ``file:line``)."""
+
+    source: str
+    payload: bytes
+    size: int
+    read_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The serialised result line of one record and whether it was evaluated."""
+
+    line: bytes
+    ok: bool
+
+
+Evaluate = Callable[[SourceItem], Outcome]
+"""Turns one raw record into its output line. Must be picklable for ``jobs > 1``."""
+
+
+def is_ndjson(path: str) -> bool:
+    """Whether ``path`` names an NDJSON stream (``-`` or a ``.ndjson``/``.jsonl`` file)."""
+    return path == "-" or path.endswith(NDJSON_SUFFIXES)
+
+
+def _lines(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+    for number, raw in enumerate(stream, start=1):
+        payload = raw.strip()
+        if payload:
+            yield SourceItem(f"{name}:{number}", payload, len(raw))
+
+
+def iter_sources(paths: Sequence[str], stdin: BinaryIO | None = None) -> Iterator[SourceItem]:
+    """Every record of ``paths`` in order; ``-`` is NDJSON on standard input.
+
+    A file that cannot be read yields an item carrying ``read_error``, which evaluates
+    to an error line naming the file, so nothing is silently skipped.
+    """
+    for path in paths:
+        if path == "-":
+            yield from _lines(stdin if stdin is not None else sys.stdin.buffer, "<stdin>")
+            continue
+        try:
+            if path.endswith(NDJSON_SUFFIXES):
+                with open(path, "rb") as stream:
+                    yield from _lines(stream, path)
+            else:
+                data = Path(path).read_bytes()
+                yield SourceItem(path, data, len(data))
+        except OSError as exc:
+            yield SourceItem(path, b"", 0, read_error=f"cannot read the file: {exc.strerror or exc}")
+
+
+def known_size(paths: Sequence[str]) -> int | None:
+    """Total bytes of ``paths`` when all are regular files, for the progress bar."""
+    total = 0
+    for path in paths:
+        if path == "-":
+            return None
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue
+    return total
+
+
+def _chunks(items: Iterable[SourceItem], size: int) -> Iterator[list[SourceItem]]:
+    chunk: list[SourceItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def evaluate_chunk(evaluate: Evaluate, chunk: list[SourceItem]) -> list[Outcome]:
+    """Evaluate a chunk of records (runs in a worker process when ``jobs > 1``)."""
+    return [evaluate(item) for item in chunk]
+
+
+def _ordered_outcomes(
+    chunks: Iterator[list[SourceItem]], evaluate: Evaluate, jobs: int
+) -> Iterator[tuple[list[SourceItem], list[Outcome]]]:
+    if jobs <= 1:
+        for chunk in chunks:
+            yield chunk, evaluate_chunk(evaluate, chunk)
+        return
+    window: deque[tuple[list[SourceItem], Future[list[Outcome]]]] = deque()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for chunk in chunks:
+            window.append((chunk, pool.submit(evaluate_chunk, evaluate, chunk)))
+            if len(window) >= 2 * jobs:
+                done_chunk, future = window.popleft()
+                yield done_chunk, future.result()
+        while window:
+            done_chunk, future = window.popleft()
+            yield done_chunk, future.result()
+
+
+@dataclass
+class BatchSummary:
+    """How many records were evaluated and how many were rejected."""
+
+    evaluated: int = 0
+    rejected: int = 0
+
+
+def run_batch(
+    items: Iterable[SourceItem],
+    evaluate: Evaluate,
+    out: BinaryIO,
+    *,
+    jobs: int = 1,
+    progress_total: int | None = None,
+    show_progress: bool = False,
+    label: str = "records",
+) -> BatchSummary:
+    """Evaluate every item and write one line per record to ``out``, in input order."""
+    summary = BatchSummary()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if progress_total is None else TextColumn(""),
+        TextColumn("{task.fields[records]} {task.fields[label]}, {task.fields[rejected]} rejected"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task(
+            "screening", total=progress_total, records=0, rejected=0, label=label
+        )
+        for chunk, outcomes in _ordered_outcomes(_chunks(items, CHUNK_SIZE), evaluate, jobs):
+            for outcome in outcomes:
+                out.write(outcome.line)
+                out.write(b"\n")
+                if outcome.ok:
+                    summary.evaluated += 1
+                else:
+                    summary.rejected += 1
+            progress.update(
+                task,
+                advance=sum(i.size for i in chunk) if progress_total is not None else len(chunk),
+                records=summary.evaluated + summary.rejected,
+                rejected=summary.rejected,
+            )
+        out.flush()
+    return summary

@@ -1,0 +1,78 @@
+"""Input errors a person can act on: the field path, what is wrong, and the fix.
+
+Pydantic's ``ValidationError`` and JSON decoding errors are turned into lines such as
+``labs[3].unit: 'mmol/L' is not a unit for creatinine; use mg/dL, umol/L or µmol/L``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+from pydantic import ValidationError
+
+_FIXES = {
+    "missing": "add the field",
+    "extra_forbidden": "remove the field or check its spelling",
+    "date_from_datetime_parsing": "write the date as YYYY-MM-DD",
+    "date_parsing": "write a real calendar date as YYYY-MM-DD",
+    "date_type": "write the date as a string YYYY-MM-DD",
+    "bool_type": "write true, false or null",
+    "bool_parsing": "write true, false or null",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "float_type": "write a number",
+    "float_parsing": "write a number",
+    "string_type": "write a string",
+    "list_type": "write a list, [] when collected with nothing to report, or null when not collected",
+    "model_type": "write a JSON object",
+    "dict_type": "write a JSON object",
+    "model_attributes_type": "write a JSON object",
+}
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``('labs', 3, 'unit')`` as ``labs[3].unit``; the empty location as ``(record)``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union")):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out or "(record)"
+
+
+def _message(error: dict[str, object]) -> str:
+    kind = str(error.get("type", ""))
+    msg = str(error.get("msg", "invalid"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    elif msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, ") :]
+    if kind in {"enum", "literal_error"}:
+        given = error.get("input")
+        return f"{given!r} is not one of the allowed words; {msg[0].lower()}{msg[1:]}"
+    fix = _FIXES.get(kind)
+    if kind == "missing":
+        return "required field is missing; add it"
+    if "input" in error and kind not in {"value_error", "assertion_error"}:
+        given = error["input"]
+        shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+        msg = f"{msg} (got {shown})"
+    return f"{msg}; {fix}" if fix else msg
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One line per problem: ``path: what is wrong; how to fix it``."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        lines.append(f"{field_path(error['loc'])}: {_message(dict(error))}")
+    return lines
+
+
+def describe_json_error(exc: orjson.JSONDecodeError | ValueError) -> str:
+    """A malformed-JSON message with the position, e.g. ``not valid JSON: ... (line 3 column 5)``."""
+    text = str(exc)
+    return f"(record): not valid JSON: {text}; fix the JSON syntax"

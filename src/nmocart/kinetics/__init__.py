@@ -1,0 +1,1 @@
+"""Cellular kinetics: non-compartmental analysis of CAR-T expansion and persistence."""

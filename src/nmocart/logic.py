@@ -1,0 +1,95 @@
+"""Three-valued (Kleene) logic over facts that carry their own explanation.
+
+A :class:`Fact` is true, false or unknown (``None``) together with the one-line reason,
+the JSON Pointers of the record items it rests on, and, when unknown, the data that
+would settle it. ``all_of`` and ``any_of`` combine facts by Kleene's strong logic and
+keep only the explanation of the terms that decided the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Truth = bool | None
+"""True, false, or unknown (``None``)."""
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A three-valued statement about the record, with its reason, evidence and missing data."""
+
+    value: Truth
+    reason: str
+    evidence: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        """Whether the value is true or false."""
+        return self.value is not None
+
+
+def true(reason: str, evidence: Iterable[str] = ()) -> Fact:
+    """A fact known to hold."""
+    return Fact(True, reason, tuple(evidence))
+
+
+def false(reason: str, evidence: Iterable[str] = ()) -> Fact:
+    """A fact known not to hold."""
+    return Fact(False, reason, tuple(evidence))
+
+
+def unknown(reason: str, missing: Iterable[str], evidence: Iterable[str] = ()) -> Fact:
+    """A fact that cannot be decided; ``missing`` names the data that would settle it."""
+    return Fact(None, reason, tuple(evidence), tuple(missing))
+
+
+def _merge(value: Truth, parts: list[Fact]) -> Fact:
+    return Fact(
+        value,
+        "; ".join(_unique(p.reason for p in parts if p.reason)),
+        _unique(e for p in parts for e in p.evidence),
+        _unique(m for p in parts for m in p.missing) if value is None else (),
+    )
+
+
+def any_of(*facts: Fact) -> Fact:
+    """Kleene OR: true if any term is true, false if all are false, else unknown."""
+    if not facts:
+        return false("no term")
+    trues = [f for f in facts if f.value is True]
+    if trues:
+        return _merge(True, trues)
+    unknowns = [f for f in facts if f.value is None]
+    if unknowns:
+        return _merge(None, unknowns)
+    return _merge(False, list(facts))
+
+
+def all_of(*facts: Fact) -> Fact:
+    """Kleene AND: false if any term is false, true if all are true, else unknown."""
+    if not facts:
+        return true("no term")
+    falses = [f for f in facts if f.value is False]
+    if falses:
+        return _merge(False, falses)
+    unknowns = [f for f in facts if f.value is None]
+    if unknowns:
+        return _merge(None, unknowns)
+    return _merge(True, list(facts))
+
+
+def negate(fact: Fact, reason: str | None = None) -> Fact:
+    """Kleene NOT, optionally with a reworded reason."""
+    value = None if fact.value is None else not fact.value
+    return Fact(value, reason if reason is not None else fact.reason, fact.evidence, fact.missing)
+
+
+def with_reason(fact: Fact, reason: str) -> Fact:
+    """The same fact with another reason."""
+    return Fact(fact.value, reason, fact.evidence, fact.missing)
