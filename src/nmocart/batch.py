@@ -166,9 +166,7 @@ def run_batch(
         transient=False,
     )
     with progress:
-        task = progress.add_task(
-            "screening", total=progress_total, records=0, rejected=0, label=label
-        )
+        task = progress.add_task("screening", total=progress_total, records=0, rejected=0, label=label)
         for chunk, outcomes in _ordered_outcomes(_chunks(items, CHUNK_SIZE), evaluate, jobs):
             for outcome in outcomes:
                 out.write(outcome.line)

@@ -28,7 +28,17 @@ _FIXES = {
     "model_type": "write a JSON object",
     "dict_type": "write a JSON object",
     "model_attributes_type": "write a JSON object",
+    "json_invalid": "fix the JSON syntax",
+    "json_type": "write a JSON object",
+    "string_pattern_mismatch": "use only the allowed characters",
+    "too_short": "give at least one item",
+    "greater_than": "correct the number",
+    "greater_than_equal": "correct the number",
+    "less_than": "correct the number",
+    "finite_number": "write a finite number",
 }
+
+_NO_ECHO = {"json_invalid", "json_type", "value_error", "assertion_error", "missing"}
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -57,7 +67,7 @@ def _message(error: dict[str, object]) -> str:
     fix = _FIXES.get(kind)
     if kind == "missing":
         return "required field is missing; add it"
-    if "input" in error and kind not in {"value_error", "assertion_error"}:
+    if "input" in error and kind not in _NO_ECHO:
         given = error["input"]
         shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
         msg = f"{msg} (got {shown})"
@@ -70,6 +80,16 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False):
         lines.append(f"{field_path(error['loc'])}: {_message(dict(error))}")
     return lines
+
+
+def readable_id(data: bytes | str, key: str) -> str | None:
+    """The record's identifier when the JSON is readable and holds a string there, else None."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    value = parsed.get(key) if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def describe_json_error(exc: orjson.JSONDecodeError | ValueError) -> str:

@@ -1,0 +1,299 @@
+"""The screening record of eligibility spec section 1, as strictly validated models.
+
+A section that is missing or ``null`` was **not collected**; an empty list ``[]`` was
+collected with nothing to report. The models keep that difference (``None`` versus
+``()``) so the engine can tell unknown from absent. Validation is strict: no type
+coercion, no unknown fields, no unknown vocabulary words, no unlisted units.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, TypeAlias
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from nmocart.input_errors import describe_validation_error, readable_id
+from nmocart.units import UnitError, check_unit
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+Sex: TypeAlias = Literal["female", "male"]
+SyndromeType: TypeAlias = Literal[
+    "optic_neuritis", "acute_myelitis", "area_postrema", "brainstem", "diencephalic", "cerebral"
+]
+DrugClass: TypeAlias = Literal[
+    "systemic_corticosteroid",
+    "inhaled_corticosteroid",
+    "topical_corticosteroid",
+    "azathioprine",
+    "mycophenolate",
+    "rituximab",
+    "other_immunosuppressant",
+    "gene_therapy",
+    "other",
+]
+Route: TypeAlias = Literal[
+    "oral",
+    "intravenous",
+    "subcutaneous",
+    "intramuscular",
+    "inhaled",
+    "intranasal",
+    "topical",
+    "other",
+]
+ConditionCategory: TypeAlias = Literal[
+    "epilepsy",
+    "cns_disease",
+    "long_qt",
+    "arrhythmia",
+    "heart_failure",
+    "other_cardiac",
+    "infection",
+    "hepatitis_b",
+    "hepatitis_c",
+    "hiv",
+    "other",
+]
+NumericTest: TypeAlias = Literal["creatinine", "alt", "ast", "total_bilirubin"]
+QualitativeTest: TypeAlias = Literal["hbsag", "anti_hbc", "hbv_dna", "hcv_ab", "hcv_rna", "hiv_ag_ab"]
+NUMERIC_TESTS: tuple[str, ...] = ("creatinine", "alt", "ast", "total_bilirubin")
+PosNeg: TypeAlias = Literal["positive", "negative"]
+
+
+class Syndrome(BaseModel):
+    """One core clinical syndrome of an attack and whether MRI met the 2015 IPND requirement."""
+
+    model_config = _STRICT
+    type: SyndromeType
+    mri_requirements_met: bool | None = None
+
+
+class Attack(BaseModel):
+    """A clinical attack: its onset and at least one core syndrome."""
+
+    model_config = _STRICT
+    onset_date: dt.date
+    syndromes: tuple[Syndrome, ...] = Field(min_length=1)
+
+
+class AntibodyTest(BaseModel):
+    """An AQP4-IgG or MOG-IgG test result."""
+
+    model_config = _STRICT
+    date: dt.date
+    antibody: Literal["aqp4_igg", "mog_igg"]
+    method: Literal["cba", "elisa", "tissue_iif", "other"]
+    result: Literal["positive", "negative", "equivocal"]
+    titer: str | None = None
+
+
+class Medication(BaseModel):
+    """A medication course; ``end_date`` None means ongoing. A rituximab infusion is one entry."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    drug_class: DrugClass
+    route: Route | None = None
+    start_date: dt.date
+    end_date: dt.date | None = None
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_not_before_start(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start_date")
+        if end is not None and start is not None and end < start:
+            raise ValueError(f"{end.isoformat()} is before start_date {start.isoformat()}; correct the dates")
+        return end
+
+
+class Condition(BaseModel):
+    """A medical-history item; ``active``, ``severe``, ``controlled`` may be unknown (null)."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    category: ConditionCategory
+    onset_date: dt.date | None = None
+    active: bool | None = None
+    severe: bool | None = None
+    controlled: bool | None = None
+
+
+class Lab(BaseModel):
+    """A laboratory result: numeric (value, unit, upper_limit) or qualitative (result)."""
+
+    model_config = _STRICT
+    date: dt.date
+    test: NumericTest | QualitativeTest
+    value: float | None = Field(default=None, validate_default=True)
+    unit: str | None = Field(default=None, validate_default=True)
+    upper_limit: float | None = Field(default=None, validate_default=True)
+    result: PosNeg | None = Field(default=None, validate_default=True)
+
+    @field_validator("value")
+    @classmethod
+    def _value_for_numeric(cls, value: float | None, info: ValidationInfo) -> float | None:
+        test = info.data.get("test")
+        if test is None:
+            return value
+        if test in NUMERIC_TESTS:
+            if value is None:
+                raise ValueError(f"{test} needs a numeric value; give the number")
+            if value < 0:
+                raise ValueError(f"{value!r} is negative; a {test} result is 0 or more")
+        elif value is not None:
+            raise ValueError(f"{test} is qualitative; put positive/negative in result, value null")
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_for_test(cls, unit: str | None, info: ValidationInfo) -> str | None:
+        test = info.data.get("test")
+        if test is None:
+            return unit
+        if test in NUMERIC_TESTS:
+            if unit is None:
+                try:
+                    check_unit(test, "")
+                except UnitError as exc:
+                    raise ValueError(f"{test} needs a unit; {str(exc).split('; ')[-1]}") from None
+            else:
+                try:
+                    check_unit(test, unit)
+                except UnitError as exc:
+                    raise ValueError(str(exc)) from None
+        elif unit is not None:
+            raise ValueError(f"{test} is qualitative and has no unit; write null")
+        return unit
+
+    @field_validator("upper_limit")
+    @classmethod
+    def _upper_limit(cls, limit: float | None, info: ValidationInfo) -> float | None:
+        test = info.data.get("test")
+        if limit is not None:
+            if test is not None and test not in NUMERIC_TESTS:
+                raise ValueError(f"{test} is qualitative and has no upper limit; write null")
+            if limit <= 0:
+                raise ValueError(f"{limit!r} is not a usable upper limit of normal; give it > 0")
+        return limit
+
+    @field_validator("result")
+    @classmethod
+    def _result_for_qualitative(cls, result: str | None, info: ValidationInfo) -> str | None:
+        test = info.data.get("test")
+        if test is None:
+            return result
+        if test in NUMERIC_TESTS:
+            if result is not None:
+                raise ValueError(f"{test} is numeric; give value and unit, result null")
+        elif result is None:
+            raise ValueError(f"{test} needs a result; write positive or negative")
+        return result
+
+
+class PregnancyTest(BaseModel):
+    """A urine or serum pregnancy test."""
+
+    model_config = _STRICT
+    date: dt.date
+    specimen: Literal["urine", "serum"]
+    result: PosNeg
+
+
+class Ecg(BaseModel):
+    """An ECG's corrected QT interval."""
+
+    model_config = _STRICT
+    date: dt.date
+    qtc_ms: float = Field(gt=0, lt=1000)
+    correction: Literal["fridericia", "bazett", "other"] | None = None
+
+
+class TcellProliferation(BaseModel):
+    """Fold expansion of the candidate's T cells under CD3/CD28 co-stimulation."""
+
+    model_config = _STRICT
+    date: dt.date
+    fold_expansion: float = Field(ge=0)
+
+
+class Investigator(BaseModel):
+    """The investigator's attestations (each may be unknown) and free-text notes."""
+
+    model_config = _STRICT
+    survival_over_12_weeks: bool | None = None
+    uncontrolled_disease: bool | None = None
+    other_risk: bool | None = None
+    notes: str | None = None
+
+
+_WOMEN_ONLY = ("childbearing_potential", "pregnant", "lactating")
+
+
+class ScreeningRecord(BaseModel):
+    """One candidate's screening record (eligibility spec section 1)."""
+
+    model_config = _STRICT
+    candidate_id: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Screening number (1-64 of A-Za-z0-9._-), never a name.",
+    )
+    screening_date: dt.date = Field(description="The reference date unless an as-of date is given.")
+    planned_treatment_date: dt.date | None = None
+    sex: Sex
+    birth_date: dt.date | None = None
+    childbearing_potential: bool | None = None
+    pregnant: bool | None = None
+    lactating: bool | None = None
+    contraception_agreed: bool | None = None
+    disease_onset_date: dt.date | None = None
+    alternative_diagnoses_excluded: bool | None = None
+    attacks: tuple[Attack, ...] | None = None
+    antibody_tests: tuple[AntibodyTest, ...] | None = None
+    medications: tuple[Medication, ...] | None = None
+    conditions: tuple[Condition, ...] | None = None
+    labs: tuple[Lab, ...] | None = None
+    pregnancy_tests: tuple[PregnancyTest, ...] | None = None
+    ecgs: tuple[Ecg, ...] | None = None
+    tcell_proliferation: tuple[TcellProliferation, ...] | None = None
+    investigator: Investigator | None = None
+
+    @field_validator(*_WOMEN_ONLY)
+    @classmethod
+    def _women_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is True and info.data.get("sex") == "male":
+            raise ValueError(f"{info.field_name} is true for a male candidate; check sex or write null")
+        return value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born_before_screening(cls, born: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        screened = info.data.get("screening_date")
+        if born is not None and screened is not None and born > screened:
+            raise ValueError(f"{born.isoformat()} is after screening_date {screened.isoformat()}; correct it")
+        return born
+
+
+class RecordError(ValueError):
+    """A record that failed validation: its id when readable, and one line per problem."""
+
+    def __init__(self, problems: list[str], candidate_id: str | None) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.candidate_id = candidate_id
+
+
+def parse_record(data: bytes | str) -> ScreeningRecord:
+    """Validate one record from JSON text; raise :class:`RecordError` naming every problem."""
+    try:
+        return ScreeningRecord.model_validate_json(data)
+    except ValidationError as exc:
+        raise RecordError(describe_validation_error(exc), readable_id(data, "candidate_id")) from None

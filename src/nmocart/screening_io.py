@@ -1,0 +1,42 @@
+"""Screening of raw records for the batch runner: parse, screen, serialise one line per record."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+
+from nmocart.batch import Outcome, SourceItem
+from nmocart.eligibility import ScreeningResult, screen
+from nmocart.protocol import Protocol
+from nmocart.record import RecordError, parse_record
+
+
+def error_object(source: str, candidate_id: str | None, problems: list[str]) -> dict[str, object]:
+    """The error line of a rejected record: ``{"source", "candidate_id"?, "error"}``."""
+    out: dict[str, object] = {"source": source}
+    if candidate_id is not None:
+        out["candidate_id"] = candidate_id
+    out["error"] = "; ".join(problems)
+    return out
+
+
+def screen_item(
+    protocol: Protocol, as_of: dt.date | None, item: SourceItem
+) -> ScreeningResult | dict[str, object]:
+    """The screening result of one raw record, or its error object."""
+    if item.read_error is not None:
+        return error_object(item.source, None, [item.read_error])
+    try:
+        record = parse_record(item.payload)
+    except RecordError as exc:
+        return error_object(item.source, exc.candidate_id, exc.problems)
+    return screen(record, protocol, as_of)
+
+
+def evaluate_item(protocol: Protocol, as_of: dt.date | None, item: SourceItem) -> Outcome:
+    """One NDJSON output line for one raw record (picklable through ``functools.partial``)."""
+    outcome = screen_item(protocol, as_of, item)
+    if isinstance(outcome, ScreeningResult):
+        return Outcome(orjson.dumps(outcome.as_dict()), True)
+    return Outcome(orjson.dumps(outcome), False)

@@ -1,0 +1,88 @@
+"""Rendering of screening results for people: a terminal checklist and a printable HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import jinja2
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from nmocart import __version__
+from nmocart.eligibility import ScreeningResult
+
+VERDICT_STYLE = {
+    "met": "green",
+    "absent": "green",
+    "not_applicable": "dim",
+    "unknown": "yellow",
+    "not_met": "bold red",
+    "present": "bold red",
+}
+DECISION_STYLE = {"eligible": "bold green", "ineligible": "bold red", "incomplete": "bold yellow"}
+
+
+def checklist(result: ScreeningResult) -> Group:
+    """The terminal checklist: header, one row per criterion, then the to-do list of unknowns."""
+    stamp = result.protocol
+    header = Text.assemble(
+        ("Candidate ", "bold"),
+        (result.candidate_id, "bold cyan"),
+        "   decision: ",
+        (result.decision.upper(), DECISION_STYLE[result.decision]),
+        f"\nas of {result.as_of.isoformat()}   protocol {stamp['id']} v{stamp['version']}"
+        f"   parameters sha256 {stamp['parameters_sha256'][:12]}",
+    )
+    table = Table(show_lines=False, expand=True, header_style="bold")
+    table.add_column("Criterion", no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Reason", ratio=3)
+    table.add_column("Evidence", ratio=1, style="dim")
+    for c in result.criteria:
+        table.add_row(
+            c.id,
+            Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
+            c.reason,
+            " ".join(c.evidence),
+        )
+    parts: list[Text | Table | Panel] = [header, table]
+    if result.missing:
+        todo = Text("\n").join(Text(f"[ ] {m}") for m in result.missing)
+        parts.append(Panel(todo, title="To do: data that would settle the unknowns", border_style="yellow"))
+    return Group(*parts)
+
+
+def print_checklist(console: Console, result: ScreeningResult) -> None:
+    """Print one candidate's checklist to ``console``."""
+    console.print(checklist(result))
+    console.print()
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("nmocart", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def html_pages(results: Sequence[ScreeningResult], sources: Sequence[str]) -> str:
+    """One self-contained, printable HTML document with one page per candidate."""
+    template = _environment().get_template("screening.html.j2")
+    return template.render(
+        pages=[(r, s) for r, s in zip(results, sources, strict=True)],
+        version=__version__,
+        verdict_class={
+            "met": "ok",
+            "absent": "ok",
+            "not_applicable": "na",
+            "unknown": "unk",
+            "not_met": "bad",
+            "present": "bad",
+        },
+    )
