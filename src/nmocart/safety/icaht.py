@@ -1,0 +1,153 @@
+"""Early and late ICAHT from the ANC series (EHA/EBMT; safety spec section 5).
+
+The series has one value per measurement date (the lowest when a date has several draws),
+study days counted from the infusion. A day takes the latest ANC measured on or before it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from nmocart.safety.ctcae import canonical
+from nmocart.safety.parameters import IcahtParameters, show
+from nmocart.safety.record import LabResult
+
+
+@dataclass(frozen=True)
+class Period:
+    """A neutropenic period: first and last neutropenic day (inclusive), profound days inside."""
+
+    first_day: int
+    last_day: int
+    profound_days: int
+
+    @property
+    def length(self) -> int:
+        """Days from the first to the last neutropenic day, inclusive."""
+        return self.last_day - self.first_day + 1
+
+
+@dataclass(frozen=True)
+class Icaht:
+    """Early and late ICAHT grades (None when the ANC series cannot decide), with drivers."""
+
+    early_grade: int | None
+    late_grade: int | None
+    early_drivers: tuple[str, ...]
+    late_drivers: tuple[str, ...]
+    longest_period: Period | None
+
+
+def anc_series(labs: Sequence[LabResult] | None, infusion: dt.date) -> list[tuple[int, Fraction]]:
+    """``(study day, ANC in 10^9/L)`` per measurement date, ascending; the lowest draw of a date."""
+    lowest: dict[int, Fraction] = {}
+    for lab in labs or ():
+        if lab.test != "anc":
+            continue
+        day = (lab.date - infusion).days
+        value = canonical("anc", lab.value, lab.unit)
+        if day not in lowest or value < lowest[day]:
+            lowest[day] = value
+    return sorted(lowest.items())
+
+
+def neutropenic_periods(
+    series: Sequence[tuple[int, Fraction]], params: IcahtParameters
+) -> list[Period] | None:
+    """Neutropenic periods on the early window; None when a day of it has no ANC on or before it.
+
+    Two neutropenic days belong to one period unless ANC > 0.5 on at least
+    ``stable_recovery_dates`` consecutive measurement dates between them (stable recovery).
+    """
+    days = [day for day, _ in series]
+    first, last = params.early_first_day, params.early_last_day
+    if not series or days[0] > first:
+        return None
+    periods: list[Period] = []
+    start = end = None
+    profound = 0
+    for day in range(first, last + 1):
+        value = series[bisect.bisect_right(days, day) - 1][1]
+        if value > params.neutropenic_max:
+            continue
+        if start is not None and end is not None:
+            recoveries = bisect.bisect_left(days, day) - bisect.bisect_right(days, end)
+            if day > end + 1 and recoveries >= params.stable_recovery_dates:
+                periods.append(Period(start, end, profound))
+                start, profound = None, 0
+        if start is None:
+            start = day
+        end = day
+        profound += value <= params.profound_max
+    if start is not None and end is not None:
+        periods.append(Period(start, end, profound))
+    return periods
+
+
+def _band(value: int, bands: Sequence[tuple[int, int]]) -> int:
+    """The grade of the first ``(minimum, grade)`` band that ``value`` reaches, else 0."""
+    for minimum, grade in bands:
+        if value >= minimum:
+            return grade
+    return 0
+
+
+def early_grade(period: Period, params: IcahtParameters) -> int:
+    """Grade of a period: by its length, or by its profound days when that is higher."""
+    return max(
+        _band(period.length, params.early_grade_by_min_days),
+        _band(period.profound_days, params.early_grade_by_min_profound_days),
+    )
+
+
+def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: IcahtParameters) -> Icaht:
+    """Early ICAHT from the longest neutropenic period of days 0-30; late from days 31-100."""
+    series = anc_series(labs, infusion)
+    periods = neutropenic_periods(series, params)
+    first, last = params.early_first_day, params.early_last_day
+    longest: Period | None = None
+    early: int | None
+    if periods is None:
+        early = None
+        early_why: tuple[str, ...] = (f"no ANC measured on or before day {first}",)
+    elif not periods:
+        early = 0
+        early_why = (f"no neutropenic day (ANC <= {show(params.neutropenic_max)}) on days {first}-{last}",)
+    else:
+        longest = max(periods, key=lambda p: (p.length, early_grade(p, params)))
+        early = early_grade(longest, params)
+        early_why = (
+            f"longest neutropenic period day {longest.first_day} to {longest.last_day}: "
+            f"{longest.length} days, {longest.profound_days} profound "
+            f"(ANC <= {show(params.profound_max)}) -> {early}",
+        )
+        last_measured = max(day for day, _ in series if day <= last)
+        if longest.last_day > last_measured:
+            early_why += (f"ANC of day {last_measured} carried forward to day {longest.last_day}",)
+    late_values = [v for day, v in series if params.late_first_day <= day <= params.late_last_day]
+    window = f"days {params.late_first_day}-{params.late_last_day}"
+    late: int | None
+    if len(late_values) < params.late_min_measurements:
+        late = None
+        late_why = (
+            f"{len(late_values)} ANC measurement dates on {window}; {params.late_min_measurements} needed",
+        )
+    else:
+        late, late_why = (
+            0,
+            (
+                f"fewer than {params.late_min_measurements} ANC <= "
+                f"{show(params.late_grade_by_max_anc[-1][1])} on {window} -> 0",
+            ),
+        )
+        for grade, limit in params.late_grade_by_max_anc:
+            reached = sum(value <= limit for value in late_values)
+            if reached >= params.late_min_measurements:
+                late = grade
+                late_why = (f"{reached} ANC <= {show(limit)} on {window} -> {grade}",)
+                break
+    return Icaht(early, late, early_why, late_why, longest)

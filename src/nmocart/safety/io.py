@@ -1,0 +1,61 @@
+"""Raw bytes to graded lines: parse a safety record, grade it, serialise one output line.
+
+The adapter between the batch runner and the pure grading core; every failure becomes
+an error object naming the source, the subject (when readable) and the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from nmocart.batch import Outcome, SourceItem
+from nmocart.input_errors import describe_validation_error, readable_id
+from nmocart.safety.grade import as_dict, grade_subject
+from nmocart.safety.parameters import SafetyParameters
+from nmocart.safety.record import SafetyRecord
+
+
+class RecordError(ValueError):
+    """A safety record that cannot be read: one line per problem, and the subject id if known."""
+
+    def __init__(self, problems: list[str], subject_id: str | None) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.subject_id = subject_id
+
+
+def parse_record(data: bytes | str) -> SafetyRecord:
+    """Validate one JSON safety record; raises :class:`RecordError` with field-path messages."""
+    try:
+        return SafetyRecord.model_validate_json(data)
+    except ValidationError as exc:
+        raise RecordError(describe_validation_error(exc), readable_id(data, "subject_id")) from None
+
+
+def error_object(source: str, subject_id: str | None, problems: list[str]) -> dict[str, Any]:
+    """The error line of a rejected record: ``{"source", "subject_id"?, "error"}``."""
+    out: dict[str, Any] = {"source": source}
+    if subject_id is not None:
+        out["subject_id"] = subject_id
+    out["error"] = "; ".join(problems)
+    return out
+
+
+def grade_item(params: SafetyParameters, item: SourceItem) -> tuple[dict[str, Any], bool]:
+    """The graded object of one raw record and True, or its error object and False."""
+    if item.read_error is not None:
+        return error_object(item.source, None, [item.read_error]), False
+    try:
+        record = parse_record(item.payload)
+    except RecordError as exc:
+        return error_object(item.source, exc.subject_id, exc.problems), False
+    return as_dict(grade_subject(record, params)), True
+
+
+def evaluate_item(params: SafetyParameters, item: SourceItem) -> Outcome:
+    """One NDJSON line for one raw record (picklable through ``functools.partial``)."""
+    obj, ok = grade_item(params, item)
+    return Outcome(orjson.dumps(obj), ok)

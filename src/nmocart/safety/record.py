@@ -1,0 +1,224 @@
+"""The safety record (safety spec section 1): strict, frozen pydantic models validated from JSON.
+
+A null section means "not collected" and stays unknown downstream; an empty list means
+"collected, nothing to report". Every input error names the field path and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from nmocart.units import check_unit
+
+
+class _Strict(BaseModel):
+    """Strict, frozen, no unknown fields: the base of every safety model."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Oxygen = Literal[
+    "none",
+    "blow_by",
+    "nasal_cannula",
+    "facemask",
+    "non_rebreather",
+    "venturi",
+    "cpap",
+    "bipap",
+    "mechanical_ventilation",
+]
+Consciousness = Literal[
+    "alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_touch", "unarousable"
+]
+Seizure = Literal[
+    "none", "resolved_rapidly", "nonconvulsive_resolved_with_intervention", "prolonged_or_repetitive"
+]
+Motor = Literal["none", "deep_focal_weakness"]
+CerebralEdema = Literal["none", "focal", "diffuse"]
+LabTest = Literal[
+    "anc",
+    "platelets",
+    "hemoglobin",
+    "lymphocytes",
+    "wbc",
+    "alt",
+    "ast",
+    "total_bilirubin",
+    "creatinine",
+    "igg",
+]
+Relatedness = Literal["not_related", "unlikely", "possible", "probable", "definite"]
+AeOutcome = Literal["recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"]
+SubjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class CrsAssessment(_Strict):
+    """One day's CRS findings (ASTCT): maximum temperature, hypotension support, oxygen."""
+
+    date: dt.date
+    temperature_c: Annotated[float, Field(ge=25, le=45)]
+    hypotension: bool
+    vasopressors: Annotated[int, Field(ge=0, le=10)]
+    oxygen: Oxygen
+    oxygen_flow_l_min: Annotated[float, Field(ge=0, le=100)] | None
+    anticytokine_given: bool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CrsAssessment:
+        """A nasal cannula needs its flow (it decides grade 2 or 3); pressors imply hypotension."""
+        if self.oxygen == "nasal_cannula" and self.oxygen_flow_l_min is None:
+            _fail(
+                ("oxygen_flow_l_min",),
+                "null with oxygen 'nasal_cannula'; give the flow in L/min (<= 6 grades 2, above 6 grades 3)",
+                None,
+            )
+        if self.vasopressors > 0 and not self.hypotension:
+            _fail(
+                ("vasopressors",),
+                f"{self.vasopressors} with hypotension false; set hypotension true or vasopressors 0",
+                self.vasopressors,
+            )
+        return self
+
+
+class IceScore(_Strict):
+    """The five items of the Immune effector Cell-associated Encephalopathy score."""
+
+    orientation: Annotated[int, Field(ge=0, le=4)]
+    naming: Annotated[int, Field(ge=0, le=3)]
+    commands: Annotated[int, Field(ge=0, le=1)]
+    writing: Annotated[int, Field(ge=0, le=1)]
+    attention: Annotated[int, Field(ge=0, le=1)]
+
+    @property
+    def total(self) -> int:
+        """The ICE score, 0-10."""
+        return self.orientation + self.naming + self.commands + self.writing + self.attention
+
+
+class IcansAssessment(_Strict):
+    """One day's ICANS findings (ASTCT); ``ice`` null means the ICE test was not done."""
+
+    date: dt.date
+    ice: IceScore | None
+    consciousness: Consciousness
+    seizure: Seizure
+    motor: Motor
+    cerebral_edema: CerebralEdema
+
+
+class LabResult(_Strict):
+    """One laboratory result in its own unit, with the lab's limits in that unit (or null)."""
+
+    date: dt.date
+    test: LabTest
+    value: Annotated[float, Field(ge=0)]
+    unit: str
+    lower_limit: Annotated[float, Field(ge=0)] | None
+    upper_limit: Annotated[float, Field(ge=0)] | None
+
+    @model_validator(mode="after")
+    def _unit_known(self) -> LabResult:
+        """Any unit other than the accepted spellings for the test is an input error."""
+        try:
+            check_unit(self.test, self.unit)
+        except ValueError as exc:
+            _fail(("unit",), str(exc), self.unit)
+        return self
+
+
+class AdverseEvent(_Strict):
+    """An adverse event as reported by the investigator."""
+
+    term: Annotated[str, Field(min_length=1, max_length=200)]
+    start_date: dt.date
+    end_date: dt.date | None
+    grade: Annotated[int, Field(ge=1, le=5)]
+    serious: bool
+    related_to_cart: Relatedness
+    outcome: AeOutcome
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdverseEvent:
+        """An event cannot end before it starts."""
+        if self.end_date is not None and self.end_date < self.start_date:
+            _fail(
+                ("end_date",),
+                f"{self.end_date} is before start_date {self.start_date}; correct either date",
+                self.end_date.isoformat(),
+            )
+        return self
+
+
+class SafetyRecord(_Strict):
+    """One treated subject's safety data (safety spec section 1)."""
+
+    subject_id: SubjectId
+    sex: Literal["female", "male"]
+    infusion_date: dt.date
+    lymphodepletion_start_date: dt.date | None
+    crs_assessments: list[CrsAssessment] | None
+    icans_assessments: list[IcansAssessment] | None
+    labs: list[LabResult] | None
+    adverse_events: list[AdverseEvent] | None
+
+    @model_validator(mode="after")
+    def _dates(self) -> SafetyRecord:
+        """Lymphodepletion precedes infusion; CRS/ICANS are assessed from day 0, once a day."""
+        problems: list[InitErrorDetails] = []
+        ld = self.lymphodepletion_start_date
+        if ld is not None and ld > self.infusion_date:
+            problems.append(
+                _detail(
+                    ("lymphodepletion_start_date",),
+                    f"{ld} is after infusion_date {self.infusion_date}; lymphodepletion starts "
+                    "before the infusion, correct either date",
+                    ld.isoformat(),
+                )
+            )
+        assessed: tuple[tuple[str, Sequence[CrsAssessment | IcansAssessment]], ...] = (
+            ("crs_assessments", self.crs_assessments or ()),
+            ("icans_assessments", self.icans_assessments or ()),
+        )
+        for name, items in assessed:
+            seen: dict[dt.date, int] = {}
+            for index, item in enumerate(items):
+                if item.date < self.infusion_date:
+                    problems.append(
+                        _detail(
+                            (name, index, "date"),
+                            f"{item.date} is before infusion_date {self.infusion_date}; "
+                            "assessments start on the infusion day (day 0), correct the date",
+                            item.date.isoformat(),
+                        )
+                    )
+                elif item.date in seen:
+                    problems.append(
+                        _detail(
+                            (name, index, "date"),
+                            f"{item.date} is already assessed at {name}[{seen[item.date]}]; "
+                            "give one assessment per day (the day's worst findings)",
+                            item.date.isoformat(),
+                        )
+                    )
+                else:
+                    seen[item.date] = index
+        if problems:
+            raise ValidationError.from_exception_data("SafetyRecord", problems)
+        return self
+
+
+def _detail(loc: tuple[str | int, ...], message: str, given: object) -> InitErrorDetails:
+    """A validation error at ``loc`` whose message is shown as written."""
+    return InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=given)
+
+
+def _fail(loc: tuple[str | int, ...], message: str, given: object) -> None:
+    """Raise a validation error at ``loc`` (relative to the model being validated)."""
+    raise ValidationError.from_exception_data("SafetyRecord", [_detail(loc, message, given)])

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nmocart.safety.ctcae import (
+    find_baselines,
+    grade_labs,
+    grade_value,
+    hypogammaglobulinemia,
+    worst_grades,
+)
+from nmocart.safety.record import LabResult
+from nmocart.units import to_canonical
+
+from .helpers import INFUSION, LD_START, PARAMS, lab
+
+P = PARAMS.ctcae
+
+
+def g(item: LabResult, baseline: LabResult | None = None) -> int | None:
+    return grade_value(item, baseline, P)[0]
+
+
+# (test, unit, LLN, [(value, expected grade)]) straight from the spec's table, both sides of each cut
+DECREASED = [
+    (
+        "anc",
+        "10^9/L",
+        1.8,
+        [(1.8, 0), (1.79, 1), (1.5, 1), (1.49, 2), (1.0, 2), (0.99, 3), (0.5, 3), (0.49, 4), (0.0, 4)],
+    ),
+    (
+        "platelets",
+        "10^9/L",
+        150,
+        [(150, 0), (149, 1), (75, 1), (74.9, 2), (50, 2), (49.9, 3), (25, 3), (24.9, 4)],
+    ),
+    (
+        "lymphocytes",
+        "10^9/L",
+        1.0,
+        [(1.0, 0), (0.99, 1), (0.8, 1), (0.79, 2), (0.5, 2), (0.49, 3), (0.2, 3), (0.19, 4)],
+    ),
+    (
+        "wbc",
+        "10^9/L",
+        4.0,
+        [(4.0, 0), (3.99, 1), (3.0, 1), (2.99, 2), (2.0, 2), (1.99, 3), (1.0, 3), (0.99, 4)],
+    ),
+    ("hemoglobin", "g/dL", 12.0, [(12.0, 0), (11.9, 1), (10.0, 1), (9.9, 2), (8.0, 2), (7.9, 3), (4.0, 3)]),
+]
+
+
+@pytest.mark.parametrize(("test", "unit", "lln", "cases"), DECREASED)
+def test_decreased_terms_every_cut(test: str, unit: str, lln: float, cases: list[tuple[float, int]]) -> None:
+    for value, want in cases:
+        assert g(lab(test, value, unit, lower_limit=lln)) == want, (test, value)
+
+
+def test_count_units_per_microlitre_compare_exactly() -> None:
+    assert g(lab("anc", 500, "/uL", lower_limit=1800)) == 3
+    assert g(lab("anc", 499, "/uL", lower_limit=1800)) == 4
+    assert g(lab("anc", 1500, "/uL", lower_limit=1800)) == 1
+    assert g(lab("platelets", 50, "10^3/uL", lower_limit=150)) == 2
+    assert g(lab("platelets", 50000, "/uL", lower_limit=150000)) == 2
+    assert g(lab("hemoglobin", 80, "g/L", lower_limit=120)) == 2
+    assert g(lab("hemoglobin", 79, "g/L", lower_limit=120)) == 3
+
+
+def test_count_below_cut_but_above_lln_follows_the_table() -> None:
+    # "< 1.5 and >= 1.0" is grade 2 whatever the LLN says
+    assert g(lab("anc", 1.45, "10^9/L", lower_limit=1.4)) == 2
+
+
+def test_missing_limit_is_ungradable_with_reason() -> None:
+    grade, reason = grade_value(lab("anc", 0.1, "10^9/L"), None, P)
+    assert grade is None
+    assert "LLN" in reason
+    grade, reason = grade_value(lab("alt", 900, "U/L"), None, P)
+    assert grade is None
+    assert "ULN" in reason
+    grade, reason = grade_value(lab("creatinine", 9, "mg/dL"), None, P)
+    assert grade is None
+    assert "ULN" in reason
+
+
+@pytest.mark.parametrize("test", ["alt", "ast"])
+def test_transaminase_normal_baseline_cuts(test: str) -> None:
+    base = lab(test, 30, "U/L", -7, upper_limit=40)
+    cases = [(40, 0), (40.1, 1), (120, 1), (120.1, 2), (200, 2), (200.1, 3), (800, 3), (800.1, 4)]
+    for value, want in cases:
+        assert g(lab(test, value, "U/L", upper_limit=40), base) == want, value
+        assert g(lab(test, value, "IU/L", upper_limit=40), None) == want, value  # no baseline
+
+
+@pytest.mark.parametrize("test", ["alt", "ast"])
+def test_transaminase_abnormal_baseline_cuts_in_multiples_of_baseline(test: str) -> None:
+    base = lab(test, 60, "U/L", -7, upper_limit=40)  # > ULN: abnormal
+    cases = [(89.9, 0), (90, 1), (180, 1), (180.1, 2), (300, 2), (300.1, 3), (1200, 3), (1200.1, 4)]
+    for value, want in cases:
+        assert g(lab(test, value, "U/L", upper_limit=40), base) == want, value
+
+
+def test_transaminase_baseline_exactly_uln_is_normal() -> None:
+    base = lab("alt", 40, "U/L", -7, upper_limit=40)
+    assert g(lab("alt", 41, "U/L", upper_limit=40), base) == 1
+    assert g(lab("alt", 59, "U/L", upper_limit=40), base) == 1
+
+
+def test_bilirubin_normal_baseline_cuts() -> None:
+    base = lab("total_bilirubin", 0.5, "mg/dL", -7, upper_limit=1.2)
+    cases = [(1.2, 0), (1.21, 1), (1.8, 1), (1.81, 2), (3.6, 2), (3.61, 3), (12.0, 3), (12.01, 4)]
+    for value, want in cases:
+        assert g(lab("total_bilirubin", value, "mg/dL", upper_limit=1.2), base) == want, value
+
+
+def test_bilirubin_abnormal_baseline_cuts() -> None:
+    base = lab("total_bilirubin", 2.0, "mg/dL", -7, upper_limit=1.2)
+    cases = [(2.0, 0), (2.01, 1), (3.0, 1), (3.01, 2), (6.0, 2), (6.01, 3), (20.0, 3), (20.01, 4)]
+    for value, want in cases:
+        assert g(lab("total_bilirubin", value, "mg/dL", upper_limit=1.2), base) == want, value
+
+
+def test_bilirubin_in_umol_per_litre_against_baseline_in_mg_dl() -> None:
+    base = lab("total_bilirubin", 2.0, "mg/dL", -7, upper_limit=1.2)
+    # 3.0 mg/dL = 51.3 umol/L exactly: 1.5 x baseline, still grade 1 (cut is "> 1.5")
+    assert g(lab("total_bilirubin", 51.3, "umol/L", upper_limit=20.52), base) == 1
+    assert g(lab("total_bilirubin", 51.4, "µmol/L", upper_limit=20.52), base) == 2
+
+
+def test_creatinine_uln_reading_cuts() -> None:
+    cases = [(1.0, 0), (1.01, 1), (1.5, 1), (1.51, 2), (3.0, 2), (3.01, 3), (6.0, 3), (6.01, 4)]
+    for value, want in cases:
+        assert g(lab("creatinine", value, "mg/dL", upper_limit=1.0)) == want, value
+
+
+def test_creatinine_baseline_reading_and_the_higher_counts() -> None:
+    base = lab("creatinine", 0.4, "mg/dL", -7, upper_limit=1.0)
+    # 0.61 > 1.5 x baseline 0.6 but <= ULN: baseline reading 2 beats ULN reading 0
+    assert g(lab("creatinine", 0.6, "mg/dL", upper_limit=1.0), base) == 0
+    assert g(lab("creatinine", 0.61, "mg/dL", upper_limit=1.0), base) == 2
+    assert g(lab("creatinine", 1.2, "mg/dL", upper_limit=1.0), base) == 2
+    assert g(lab("creatinine", 1.21, "mg/dL", upper_limit=1.0), base) == 3  # > 3.0 x baseline
+    # ULN reading higher than baseline reading: 6.01 x ULN is 4 whatever the baseline
+    big_base = lab("creatinine", 3.0, "mg/dL", -7, upper_limit=1.0)
+    assert g(lab("creatinine", 6.01, "mg/dL", upper_limit=1.0), big_base) == 4
+
+
+def test_creatinine_umol_per_litre_exact_boundary() -> None:
+    # ULN 1.0 mg/dL = 88.4 umol/L; 1.5 x ULN = 132.6 umol/L, which is still grade 1
+    assert g(lab("creatinine", 132.6, "umol/L", upper_limit=88.4)) == 1
+    assert g(lab("creatinine", 132.7, "umol/L", upper_limit=88.4)) == 2
+    base = lab("creatinine", 0.5, "mg/dL", -7, upper_limit=1.0)
+    # 1.5 x baseline 0.5 mg/dL = 0.75 mg/dL = 66.3 umol/L exactly
+    assert g(lab("creatinine", 66.3, "umol/L", upper_limit=88.4), base) == 0
+    assert g(lab("creatinine", 66.4, "umol/L", upper_limit=88.4), base) == 2
+
+
+def test_baseline_is_latest_before_lymphodepletion() -> None:
+    labs = [
+        lab("anc", 3.0, "10^9/L", -10, lower_limit=1.8),
+        lab("anc", 2.5, "10^9/L", -6, lower_limit=1.8),
+        lab("anc", 1.2, "10^9/L", -5, lower_limit=1.8),  # LD start day: graded, not baseline
+        lab("anc", 0.3, "10^9/L", 4, lower_limit=1.8),
+    ]
+    assert find_baselines(labs, LD_START, INFUSION) == {"anc": 1}
+    graded = grade_labs(labs, LD_START, INFUSION, P)
+    assert [item.index for item in graded] == [2, 3]
+    assert [item.grade for item in graded] == [2, 4]
+    assert graded[0].baseline is not None
+    assert graded[0].baseline.index == 1
+    assert graded[0].baseline.grade == 0
+
+
+def test_baseline_without_lymphodepletion_is_on_or_before_infusion() -> None:
+    labs = [
+        lab("alt", 30, "U/L", -3, upper_limit=40),
+        lab("alt", 35, "U/L", 0, upper_limit=40),
+        lab("alt", 50, "U/L", 1, upper_limit=40),
+    ]
+    assert find_baselines(labs, None, INFUSION) == {"alt": 1}
+    graded = grade_labs(labs, None, INFUSION, P)
+    assert [item.index for item in graded] == [2]
+
+
+def test_worst_grades_per_term_and_ungradable() -> None:
+    labs = [
+        lab("anc", 0.4, "10^9/L", 3, lower_limit=1.8),
+        lab("anc", 1.2, "10^9/L", 4, lower_limit=1.8),
+        lab("alt", 500, "U/L", 3),
+    ]
+    worst = worst_grades(grade_labs(labs, LD_START, INFUSION, P))
+    assert worst == {"Alanine aminotransferase increased": None, "Neutrophil count decreased": 4}
+
+
+def test_hypogammaglobulinemia_boundary_and_unknown() -> None:
+    at = [lab("igg", 400, "mg/dL", 20)]
+    below = [lab("igg", 3.99, "g/L", 20)]
+    assert hypogammaglobulinemia(at, LD_START, INFUSION, P)[0] is False
+    assert hypogammaglobulinemia(below, LD_START, INFUSION, P)[0] is True
+    baseline_only = [lab("igg", 300, "mg/dL", -7)]
+    assert hypogammaglobulinemia(baseline_only, LD_START, INFUSION, P)[0] is None
+    assert hypogammaglobulinemia(None, LD_START, INFUSION, P)[0] is None
+
+
+values = st.decimals(min_value="0", max_value="1000", places=2, allow_nan=False)
+
+
+@given(v=values, unit=st.sampled_from(["10^9/L", "10^3/uL"]))
+def test_cell_count_conversions_round_trip(v: object, unit: str) -> None:
+    number = float(str(v))
+    per_ul = to_canonical("anc", number * 1000, "/uL") if number * 1000 == int(number * 1000) else None
+    canonical = to_canonical("anc", number, unit)
+    assert canonical == Fraction(str(v))
+    if per_ul is not None:
+        assert per_ul == canonical
+
+
+@given(v=st.integers(0, 5000))
+def test_gram_per_litre_conversions_round_trip(v: int) -> None:
+    assert to_canonical("hemoglobin", v, "g/L") * 10 == v
+    assert to_canonical("igg", v, "g/L") == 100 * v
+    assert to_canonical("creatinine", v, "umol/L") * Fraction("88.4") == v
+
+
+@given(a=st.floats(0, 5, allow_nan=False), b=st.floats(0, 5, allow_nan=False))
+def test_decreased_grade_monotone(a: float, b: float) -> None:
+    lo, hi = sorted((round(a, 2), round(b, 2)))
+    low = g(lab("anc", lo, "10^9/L", lower_limit=1.8))
+    high = g(lab("anc", hi, "10^9/L", lower_limit=1.8))
+    assert low is not None
+    assert high is not None
+    assert low >= high
