@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from nmocart import logic
 from nmocart.dates import completed_years, days_after, days_before, months_before, within
@@ -43,8 +43,7 @@ SEVERE_CARDIAC = ("arrhythmia", "heart_failure", "other_cardiac")
 """Condition categories that count for EX2 when severe."""
 
 
-@dataclass(frozen=True)
-class Item(Generic[T]):
+class Item(NamedTuple, Generic[T]):
     """A record item together with its JSON Pointer (``/labs/3``)."""
 
     pointer: str
@@ -62,8 +61,7 @@ class NotApplicable:
 Assessment = Fact | NotApplicable
 
 
-@dataclass(frozen=True)
-class CriterionResult:
+class CriterionResult(NamedTuple):
     """One criterion's verdict with its reason, evidence pointers and missing data."""
 
     id: str
@@ -145,6 +143,7 @@ class Chart:
         self.pregnancy_tests = keep("pregnancy_tests", record.pregnancy_tests, lambda p: p.date)
         self.ecgs = keep("ecgs", record.ecgs, lambda e: e.date)
         self.tcell = keep("tcell_proliferation", record.tcell_proliferation, lambda t: t.date)
+        self._latest_labs: dict[str, list[Item[Lab]]] | None = None
         onset = record.disease_onset_date
         self.disease_onset_date = onset if onset is not None and onset <= ref else None
 
@@ -161,8 +160,16 @@ class Chart:
         """The latest results of ``test`` in the window (all of them on a tie); None if not collected."""
         if self.labs is None:
             return None
-        found = [i for i in self.in_window(self.labs, lambda lab: lab.date) if i.value.test == test]
-        return latest(found, lambda lab: lab.date)
+        if self._latest_labs is None:
+            latest_by_test: dict[str, list[Item[Lab]]] = {}
+            for item in self.in_window(self.labs, lambda lab: lab.date):
+                group = latest_by_test.setdefault(item.value.test, [])
+                if not group or item.value.date > group[0].value.date:
+                    group[:] = [item]
+                elif item.value.date == group[0].value.date:
+                    group.append(item)
+            self._latest_labs = latest_by_test
+        return self._latest_labs.get(test, [])
 
 
 def latest(items: Iterable[Item[T]], date_of: Callable[[T], dt.date]) -> list[Item[T]]:
@@ -917,9 +924,11 @@ def verdict_of(kind: str, assessment: Assessment) -> Verdict:
     """Map a fact to the verdict words of spec section 2."""
     if isinstance(assessment, NotApplicable):
         return "not_applicable"
-    if kind == "inclusion":
-        return {True: "met", False: "not_met", None: "unknown"}[assessment.value]  # type: ignore[return-value]
-    return {True: "present", False: "absent", None: "unknown"}[assessment.value]  # type: ignore[return-value]
+    return (_INCLUSION_WORDS if kind == "inclusion" else _EXCLUSION_WORDS)[assessment.value]
+
+
+_INCLUSION_WORDS: dict[bool | None, Verdict] = {True: "met", False: "not_met", None: "unknown"}
+_EXCLUSION_WORDS: dict[bool | None, Verdict] = {True: "present", False: "absent", None: "unknown"}
 
 
 def decide(criteria: Sequence[CriterionResult]) -> Decision:
@@ -950,5 +959,5 @@ def screen(record: ScreeningRecord, protocol: Protocol, as_of: dt.date | None = 
         )
     missing_all = tuple(dict.fromkeys(m for c in results for m in c.missing))
     return ScreeningResult(
-        record.candidate_id, protocol.stamp(), ref, decide(results), tuple(results), missing_all
+        record.candidate_id, protocol.stamp, ref, decide(results), tuple(results), missing_all
     )

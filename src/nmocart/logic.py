@@ -9,7 +9,7 @@ keep only the explanation of the terms that decided the result.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Truth = bool | None
 """True, false, or unknown (``None``)."""
@@ -19,8 +19,7 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """A three-valued statement about the record, with its reason, evidence and missing data."""
 
     value: Truth
@@ -50,6 +49,9 @@ def unknown(reason: str, missing: Iterable[str], evidence: Iterable[str] = ()) -
 
 
 def _merge(value: Truth, parts: list[Fact]) -> Fact:
+    if len(parts) == 1:
+        only = parts[0]
+        return Fact(value, only.reason, only.evidence, only.missing if value is None else ())
     return Fact(
         value,
         "; ".join(_unique(p.reason for p in parts if p.reason)),

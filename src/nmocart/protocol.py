@@ -8,6 +8,7 @@ Every result records the protocol id, version and the SHA-256 of its parameters.
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -75,8 +76,14 @@ class Parameters(BaseModel):
 
     def sha256(self) -> str:
         """SHA-256 of the parameters as canonical JSON (sorted keys, no spaces)."""
-        canonical = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(canonical).hexdigest()
+        return _parameters_sha256(self)
+
+
+@lru_cache(maxsize=64)
+def _parameters_sha256(parameters: Parameters) -> str:
+    """Computed once per (frozen, hashable) parameter set: results stamp it on every record."""
+    canonical = orjson.dumps(parameters.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 class Criterion(BaseModel):
@@ -117,6 +124,7 @@ class Protocol(BaseModel):
         """The criterion with this id."""
         return self.criteria[CRITERION_ORDER.index(criterion_id)]
 
+    @cached_property
     def stamp(self) -> dict[str, str]:
         """What every result records of the protocol: id, version, parameters' SHA-256."""
         return {

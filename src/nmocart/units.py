@@ -9,7 +9,9 @@ Any unit not listed here is an input error, never a guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 CREATININE_UMOL_L_PER_MG_DL = Fraction("88.4")
 """1 mg/dL creatinine = 88.4 umol/L (eligibility spec section 1)."""
@@ -72,9 +74,13 @@ class UnitError(ValueError):
     """A unit that is not accepted for an analyte; the message names the accepted ones."""
 
 
+@lru_cache(maxsize=4096)
 def exact(value: float) -> Fraction:
-    """The decimal number as written (shortest round-trip repr), as an exact fraction."""
-    return Fraction(repr(float(value)))
+    """The decimal number as written (shortest round-trip repr), as an exact fraction.
+
+    Cached: limits of normal and thresholds recur on every record.
+    """
+    return Fraction(*Decimal(repr(float(value))).as_integer_ratio())
 
 
 def unit_message(analyte: str, unit: str) -> str:
