@@ -61,7 +61,7 @@ def plot_individual(samples: SampleTable, result: NcaResult, analyte: str, path:
     shown = idx[:MAX_PANELS]
     ncols = min(4, max(1, len(shown)))
     nrows = max(1, math.ceil(len(shown) / ncols))
-    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows + 0.9), layout="constrained")
+    fig = Figure(figsize=(max(4.2 * ncols, 6.0), 3.2 * nrows + 1.2), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     unit = samples.unit[idx[0]] if idx else ""
     lloq = _lloq(samples, idx)
@@ -119,7 +119,13 @@ def plot_individual(samples: SampleTable, result: NcaResult, analyte: str, path:
         ax.grid(True, which="major", alpha=0.3)
     more = f" (first {len(shown)} of {len(idx)})" if len(idx) > len(shown) else ""
     fig.suptitle(f"{analyte}: individual profiles{more}", fontsize=12)
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=4, fontsize=9)
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncols=4 if ncols >= 3 else 2,
+        fontsize=9,
+    )
     return _save(fig, path)
 
 
