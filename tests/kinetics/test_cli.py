@@ -119,3 +119,22 @@ def test_out_writes_everything_deterministically(sample_file: Path, tmp_path: Pa
     summary = list(csv.DictReader((outs[0] / "kinetics_summary.csv").open(encoding="utf-8")))
     cmax = next(r for r in summary if r["parameter"] == "cmax")
     assert (cmax["n"], cmax["min"], cmax["max"], cmax["median"]) == ("2", "200", "5000", "2600")
+
+
+def test_outputs_are_byte_identical_across_processes(sample_file: Path, tmp_path: Path) -> None:
+    # A fresh interpreter with another hash seed and locale writes the same bytes.
+    import os
+    import subprocess
+    import sys
+
+    here = tmp_path / "here"
+    res = runner.invoke(app, ["kinetics", "nca", str(sample_file), "--out", str(here)])
+    assert res.exit_code == 0, res.output
+    there = tmp_path / "there"
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "LC_ALL": "C"}
+    cmd = [sys.executable, "-m", "nmocart", "kinetics", "nca", str(sample_file), "--out", str(there)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == (here / "kinetics_nca.csv").read_text(encoding="utf-8")
+    for path in sorted(here.iterdir()):
+        assert path.read_bytes() == (there / path.name).read_bytes(), path.name
