@@ -138,3 +138,28 @@ def test_outputs_are_byte_identical_across_processes(sample_file: Path, tmp_path
     assert proc.stdout.decode() == (here / "kinetics_nca.csv").read_text(encoding="utf-8")
     for path in sorted(here.iterdir()):
         assert path.read_bytes() == (there / path.name).read_bytes(), path.name
+
+
+def test_two_analytes_get_their_own_rows_units_and_plots(tmp_path: Path) -> None:
+    path = tmp_path / "two.csv"
+    lines = ["subject,time,conc,blq,analyte,unit,lloq"]
+    for analyte, unit, scale in (("qPCR", "copies/ug", 100.0), ("flow", "cells/uL", 1.0)):
+        for t, c in zip([0, 1, 4, 7, 14, 21, 28], [0, 5, 40, 90, 30, 10, 4], strict=True):
+            blq = int(c == 0)
+            lines.append(f"A,{t},{'' if blq else c * scale},{blq},{analyte},{unit},1")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["kinetics", "nca", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [(r["subject"], r["analyte"]) for r in rows] == [("A", "qPCR"), ("A", "flow")]
+    assert float(rows[0]["cmax"]) == 9000
+    assert float(rows[1]["cmax"]) == 90
+    assert rows[0]["lambda_z"] == rows[1]["lambda_z"]
+    summary = list(csv.DictReader((out / "kinetics_summary.csv").open(encoding="utf-8")))
+    units = {(r["analyte"], r["parameter"]): r["unit"] for r in summary}
+    assert units["qPCR", "auclast"] == "copies/ug*day"
+    assert units["flow", "cmax"] == "cells/uL"
+    assert units["flow", "lambda_z"] == "1/day"
+    assert (out / "kinetics_1_qpcr_individual.png").is_file()
+    assert (out / "kinetics_2_flow_median.png").is_file()

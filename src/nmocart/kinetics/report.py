@@ -92,9 +92,12 @@ def render_report(
     ]
     # The same cells as the CSV table, so the report never disagrees with it.
     table_rows = list(csv.reader(io.StringIO(table_csv(samples, result))))[1:]
+    # Column units in the header only when every analyte shares one concentration unit.
+    conc_units = set(samples.unit)
+    shared = conc_units.pop() if len(conc_units) == 1 else None
     units = (
-        [""] * 2
-        + [parameter_unit(p, samples.unit[0] if samples.unit else "", TIME_UNIT) for p in PARAMETERS]
+        ["", ""]
+        + [parameter_unit(p, shared, TIME_UNIT) if shared is not None else "" for p in PARAMETERS]
         + [""]
     )
     return template.render(
