@@ -115,6 +115,7 @@ def test_out_writes_everything_deterministically(sample_file: Path, tmp_path: Pa
     assert b"Software" not in png
     html = (outs[0] / "kinetics_report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html
+    assert "<h2>Persistence</h2>" in html
     assert "P02" in html
     summary = list(csv.DictReader((outs[0] / "kinetics_summary.csv").open(encoding="utf-8")))
     cmax = next(r for r in summary if r["parameter"] == "cmax")

@@ -100,7 +100,17 @@ def render_report(
         + [parameter_unit(p, shared, TIME_UNIT) if shared is not None else "" for p in PARAMETERS]
         + [""]
     )
+    persistence = [
+        [
+            samples.subject[i],
+            samples.analyte[i],
+            format_number(float(result.values["tlast"][i])),
+            "yes" if result.measurable_at_last_sample[i] else "no",
+        ]
+        for i in range(result.n)
+    ]
     return template.render(
+        persistence=persistence,
         source_name=source_name,
         options=result.options,
         time_unit=TIME_UNIT,
