@@ -164,3 +164,13 @@ def test_two_analytes_get_their_own_rows_units_and_plots(tmp_path: Path) -> None
     assert units["flow", "lambda_z"] == "1/day"
     assert (out / "kinetics_1_qpcr_individual.png").is_file()
     assert (out / "kinetics_2_flow_median.png").is_file()
+
+
+def test_unwritable_out_exits_2_without_traceback(sample_file: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    res = runner.invoke(app, ["kinetics", "nca", str(sample_file), "--out", str(blocker)])
+    assert res.exit_code == 2
+    assert "cannot write the outputs" in res.stderr
+    assert res.stdout == ""
+    assert res.exception is None or isinstance(res.exception, SystemExit)

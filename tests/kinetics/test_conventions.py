@@ -249,3 +249,9 @@ def test_engine_rejects_unsorted_samples() -> None:
             conc=np.array([1.0, 2.0]),
             measurable=np.array([True, True]),
         )
+
+
+def test_only_pre_infusion_samples() -> None:
+    v, notes, _ = run([-2, -1], [5, 3])
+    assert all(math.isnan(x) for x in v.values())
+    assert "no sample at or after time 0" in notes

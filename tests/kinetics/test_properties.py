@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nmocart.kinetics.nca import AucMethod, NcaOptions, Profiles, compute_nca
+from nmocart.kinetics.nca import AucMethod, NcaOptions, NcaResult, Profiles, compute_nca
 
 from . import oracle
 
@@ -39,7 +39,7 @@ def profiles(draw: st.DrawFn, start_at_zero: bool = True) -> Profile:
     return times, concs
 
 
-def engine(batch: list[Profile], method: AucMethod = "lin-up/log-down") -> list[dict[str, float]]:
+def engine_result(batch: list[Profile], method: AucMethod = "lin-up/log-down") -> NcaResult:
     prof, t, c, m = [], [], [], []
     for i, (times, concs) in enumerate(batch):
         for ti, ci in zip(times, concs, strict=True):
@@ -47,7 +47,7 @@ def engine(batch: list[Profile], method: AucMethod = "lin-up/log-down") -> list[
             t.append(ti)
             c.append(0.0 if ci is None else ci)
             m.append(ci is not None and ci > 0)
-    res = compute_nca(
+    return compute_nca(
         Profiles(
             n=len(batch),
             profile=np.array(prof, dtype=np.intp),
@@ -57,7 +57,22 @@ def engine(batch: list[Profile], method: AucMethod = "lin-up/log-down") -> list[
         ),
         NcaOptions(auc_method=method),
     )
+
+
+def engine(batch: list[Profile], method: AucMethod = "lin-up/log-down") -> list[dict[str, float]]:
+    res = engine_result(batch, method)
     return [{k: float(v[i]) for k, v in res.values.items()} for i in range(len(batch))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(profiles(start_at_zero=False), min_size=1, max_size=6))
+def test_every_missing_value_has_a_reason(batch: list[Profile]) -> None:
+    res = engine_result(batch)
+    for i in range(res.n):
+        named = {name for names, _ in res.notes[i] for name in names}
+        missing = {k for k, v in res.values.items() if math.isnan(v[i])}
+        assert missing <= named, (missing - named, res.note_text(i))
+        assert all(reason for _, reason in res.notes[i])
 
 
 def close(a: float, b: float, rel: float = 1e-9) -> bool:

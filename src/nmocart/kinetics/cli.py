@@ -81,13 +81,17 @@ def nca_command(
     except SampleInputError as exc:
         _fail([f"{file}: {p}" for p in exc.problems])
     result = compute_nca(samples.profiles, NcaOptions(auc_method=auc_method.value))
+    if out is not None:
+        # Written before anything reaches stdout, so a failure leaves no partial table behind.
+        from nmocart.kinetics.report import write_outputs
+
+        try:
+            written = write_outputs(out, samples, result, source_name=file.name)
+        except OSError as exc:
+            _fail([f"{out}: cannot write the outputs ({exc.strerror}); give a writable folder"])
+        typer.echo(f"wrote {len(written)} files to {out}", err=True)
     if fmt is FormatChoice.JSON:
         sys.stdout.buffer.write(table_json(samples, result))
         sys.stdout.flush()
     else:
         typer.echo(table_csv(samples, result), nl=False)
-    if out is not None:
-        from nmocart.kinetics.report import write_outputs
-
-        written = write_outputs(out, samples, result, source_name=file.name)
-        typer.echo(f"wrote {len(written)} files to {out}", err=True)
