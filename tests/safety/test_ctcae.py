@@ -169,10 +169,10 @@ def test_baseline_is_latest_before_lymphodepletion() -> None:
     ]
     assert find_baselines(labs, LD_START, INFUSION) == {"anc": 1}
     graded = grade_labs(labs, LD_START, INFUSION, P)
-    assert [item.index for item in graded] == [2, 3]
+    assert [item.lab_index for item in graded] == [2, 3]
     assert [item.grade for item in graded] == [2, 4]
     assert graded[0].baseline is not None
-    assert graded[0].baseline.index == 1
+    assert graded[0].baseline.lab_index == 1
     assert graded[0].baseline.grade == 0
 
 
@@ -184,7 +184,7 @@ def test_baseline_without_lymphodepletion_is_on_or_before_infusion() -> None:
     ]
     assert find_baselines(labs, None, INFUSION) == {"alt": 1}
     graded = grade_labs(labs, None, INFUSION, P)
-    assert [item.index for item in graded] == [2]
+    assert [item.lab_index for item in graded] == [2]
 
 
 def test_worst_grades_per_term_and_ungradable() -> None:

@@ -2,6 +2,122 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
 import typer
 
+from nmocart import batch
+from nmocart.safety.io import error_object, evaluate_item, grade_item
+from nmocart.safety.parameters import load_parameters
+
 app = typer.Typer(help="Grade CRS, ICANS, labs and ICAHT; build the safety report.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    """Output format of ``nmocart safety grade``."""
+
+    json = "json"
+    text = "text"
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _grade_text(obj: dict[str, Any]) -> str:
+    """A short human summary of one graded subject."""
+    if "error" in obj:
+        return f"{obj.get('subject_id', obj['source'])}: ERROR {obj['error']}"
+    lines = [f"subject {obj['subject_id']}"]
+    for name in ("crs", "icans"):
+        ep = obj[name]
+        if ep["max_grade"] is None:
+            lines.append(f"  {name.upper()}: not collected")
+        elif ep["max_grade"] == 0:
+            lines.append(f"  {name.upper()}: none")
+        else:
+            lines.append(
+                f"  {name.upper()}: max grade {ep['max_grade']}, onset day {ep['onset_day']}, "
+                f"{ep['duration_days']} days"
+            )
+    for term, grade in obj["worst_lab_grades"].items():
+        lines.append(f"  {term}: worst grade {'ungradable' if grade is None else grade}")
+    icaht = obj["icaht"]
+    lines.append(f"  ICAHT: early {icaht['early_grade']}, late {icaht['late_grade']}")
+    hypo = obj["hypogammaglobulinemia"]
+    lines.append(f"  hypogammaglobulinaemia: {'unknown' if hypo is None else 'yes' if hypo else 'no'}")
+    return "\n".join(lines)
+
+
+@app.command()
+def grade(
+    files: Annotated[list[str], typer.Argument(help="Record files (.json), NDJSON files, or -.")],
+    fmt: Annotated[Format, typer.Option("--format", help="json or text.")] = Format.json,
+    jobs: Annotated[int, typer.Option(help="Worker processes for NDJSON input.")] = 1,
+) -> None:
+    """Grade CRS, ICANS, labs, ICAHT and hypogammaglobulinaemia per subject.
+
+    One .json file gives one JSON object; several files or NDJSON (`-` is stdin) give one
+    line per record. A bad record gives an error line, the run goes on, and the exit status is 2.
+    """
+    params = load_parameters()
+    single = len(files) == 1 and not batch.is_ndjson(files[0])
+    if fmt is Format.json and not single:
+        summary = batch.run_batch(
+            batch.iter_sources(files),
+            functools.partial(evaluate_item, params),
+            sys.stdout.buffer,
+            jobs=jobs,
+            label="subjects",
+        )
+        if summary.rejected:
+            raise typer.Exit(2)
+        return
+    rejected = 0
+    for item in batch.iter_sources(files):
+        obj, ok = grade_item(params, item)
+        rejected += not ok
+        if fmt is Format.text:
+            sys.stdout.write(_grade_text(obj) + "\n")
+        elif ok:
+            sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+        else:
+            _err(orjson.dumps(obj).decode())
+    if rejected:
+        raise typer.Exit(2)
+
+
+@app.command()
+def report(
+    files: Annotated[list[str], typer.Argument(help="Record files (.json), NDJSON files, or -.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html and the CSV tables.")],
+) -> None:
+    """Write the study's safety report (HTML page and CSV tables) for all readable records.
+
+    Bad records are listed on standard error and left out; the exit status is then 2.
+    """
+    from nmocart.safety.io import RecordError, parse_record
+    from nmocart.safety.report import write_report
+
+    params = load_parameters()
+    records = []
+    rejected = 0
+    for item in batch.iter_sources(files):
+        if item.read_error is not None:
+            _err(orjson.dumps(error_object(item.source, None, [item.read_error])).decode())
+            rejected += 1
+            continue
+        try:
+            records.append(parse_record(item.payload))
+        except RecordError as exc:
+            _err(orjson.dumps(error_object(item.source, exc.subject_id, exc.problems)).decode())
+            rejected += 1
+    for path in write_report(records, params, out):
+        sys.stdout.write(f"{path}\n")
+    if rejected:
+        raise typer.Exit(2)

@@ -8,41 +8,34 @@ table says. A result whose needed limit (LLN or ULN) is missing is reported ungr
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from typing import NamedTuple
 
-from nmocart.safety.parameters import CtcaeParameters, Cut, show
+from nmocart.safety.measure import Measure, compare, compare_same_unit, measure
+from nmocart.safety.parameters import Below, CtcaeParameters, Cut, show
 from nmocart.safety.record import LabResult
-from nmocart.units import canonical_unit, to_canonical
+from nmocart.units import canonical_unit
 
 
-@lru_cache(maxsize=1 << 16)
-def canonical(test: str, value: float, unit: str) -> Fraction:
-    """``value`` in ``unit`` as an exact fraction in the test's canonical unit (memoised, pure)."""
-    return to_canonical(test, value, unit)
-
-
-@dataclass(frozen=True)
-class Baseline:
+class Baseline(NamedTuple):
     """The baseline result of a test: its position in ``labs``, value and own CTCAE grade."""
 
-    index: int
+    lab_index: int
     date: dt.date
-    value: Fraction
+    value: float
     grade: int | None
 
 
-@dataclass(frozen=True)
-class LabGrade:
+class LabGrade(NamedTuple):
     """The CTCAE grade of one post-baseline result, what drove it, or why it is ungradable."""
 
-    index: int
+    lab_index: int
     test: str
     term: str
     date: dt.date
-    value: Fraction
+    value: float
     grade: int | None
     drivers: tuple[str, ...]
     reason: str | None
@@ -60,89 +53,121 @@ def term_of(test: str, params: CtcaeParameters) -> str:
     raise ValueError(f"{test!r} has no CTCAE term")
 
 
-def _limit(lab: LabResult, limit: float | None) -> Fraction | None:
-    return None if limit is None else canonical(lab.test, limit, lab.unit)
+ONE = Fraction(1)
 
 
-def _highest(cuts: Sequence[Cut], value: Fraction, reference: Fraction, label: str) -> tuple[int, str]:
-    """The highest grade whose cut ``value`` reaches in multiples of ``reference`` (else 0)."""
-    for cut in reversed(cuts):
-        if cut.reached(value, reference):
-            return cut.grade, f"{cut.describe()} x {label}"
-    first = cuts[0]
-    return 0, f"{'<=' if first.op == '>' else '<'} {show(first.multiple)} x {label}"
+class Reference(NamedTuple):
+    """A test's baseline as the grading of later results needs it (computed once per test)."""
+
+    value: Measure
+    upper_limit: float | None
+    """The baseline's own ULN in its own unit, which decides a normal or abnormal baseline."""
 
 
-def _decreased(lab: LabResult, value: Fraction, params: CtcaeParameters) -> tuple[int | None, str]:
+def reference_of(baseline: LabResult | None) -> Reference | None:
+    """The grading reference of a baseline result (None without a baseline)."""
+    if baseline is None:
+        return None
+    return Reference(measure(baseline.test, baseline.value, baseline.unit), baseline.upper_limit)
+
+
+def _highest(cuts: Sequence[Cut], value: Measure, reference: Measure | float, label: str) -> tuple[int, str]:
+    """The highest grade whose cut ``value`` reaches in multiples of ``reference`` (else 0).
+
+    ``reference`` is a measure, or a float limit written in ``value``'s own unit. Cuts rise
+    with the grade, so the first cut not reached ends the search.
+    """
+    reached: Cut | None = None
+    for cut in cuts:
+        if isinstance(reference, float):
+            hit = compare_same_unit(cut.compare, value.raw, cut.multiple, cut.approx, reference)
+        else:
+            hit = compare(cut.compare, value, cut.multiple, cut.approx, reference)
+        if not hit:
+            break
+        reached = cut
+    if reached is None:
+        first = cuts[0]
+        return 0, f"{'<=' if first.op == '>' else '<'} {first.text} x {label}"
+    return reached.grade, f"{reached.describe()} x {label}"
+
+
+def _decreased(lab: LabResult, value: Measure, params: CtcaeParameters) -> tuple[int | None, str]:
     """Grade of a "count decreased" term: below LLN -> 1, then the table's strict cuts."""
-    term = params.decreased[lab.test]
-    lln = _limit(lab, lab.lower_limit)
+    lln = lab.lower_limit
     if lln is None:
         return None, "lower_limit (LLN) is missing; the result cannot be graded"
-    unit = canonical_unit(lab.test)
-    grade, why = 0, f"{show(value)} {unit} >= LLN {show(lln)}"
-    if value < lln:
-        grade, why = 1, f"{show(value)} {unit} < LLN {show(lln)}"
-    for cut in term.below:
-        if value < cut.limit:
-            grade, why = cut.grade, f"{show(value)} {unit} < {show(cut.limit)}"
-    return grade, f"{why} -> {grade}"
+    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
+    reached: Below | None = None
+    for cut in params.decreased[lab.test].below:  # limits fall as the grade rises
+        if not compare(operator.lt, value, cut.limit, cut.approx):
+            break
+        reached = cut
+    if reached is not None:
+        return reached.grade, f"{shown} < {reached.text} -> {reached.grade}"
+    lln_shown = f"LLN {measure(lab.test, lln, lab.unit).approx:.6g}"
+    # the value and its LLN are decimals in the same unit: float order is their exact order
+    if lab.value < lln:
+        return 1, f"{shown} < {lln_shown} -> 1"
+    return 0, f"{shown} >= {lln_shown} -> 0"
+
+
+def _uln_label(value: Measure, uln: float) -> str:
+    return f"ULN {measure(value.test, uln, value.unit).approx:.6g}"
 
 
 def _increased(
-    lab: LabResult,
-    value: Fraction,
-    baseline: LabResult | None,
-    params: CtcaeParameters,
+    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """ALT, AST, bilirubin: multiples of ULN, or of the baseline value when it is above ULN."""
     term = params.increased[lab.test]
-    uln = _limit(lab, lab.upper_limit)
+    uln = lab.upper_limit
     if uln is None:
         return None, "upper_limit (ULN) is missing; the result cannot be graded"
-    unit = canonical_unit(lab.test)
-    ratio_text = f"{show(value)} {unit}"
+    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
     if baseline is not None:
-        base = canonical(baseline.test, baseline.value, baseline.unit)
-        base_uln = _limit(baseline, baseline.upper_limit)
-        reference_uln = base_uln if base_uln is not None else uln
-        if base > reference_uln:
-            grade, why = _highest(
-                term.abnormal_baseline_x_baseline, value, base, f"abnormal baseline {show(base)}"
-            )
-            return grade, f"{ratio_text} {why} -> {grade}"
-    grade, why = _highest(term.normal_baseline_x_uln, value, uln, f"ULN {show(uln)}")
-    return grade, f"{ratio_text} {why} -> {grade}"
+        base = baseline.value
+        if baseline.upper_limit is not None:  # the baseline against its own ULN
+            abnormal = compare_same_unit(operator.gt, base.raw, ONE, 1.0, baseline.upper_limit)
+        else:  # without it, against this result's ULN
+            abnormal = compare(operator.gt, base, ONE, 1.0, measure(lab.test, uln, lab.unit))
+        if abnormal:
+            label = f"abnormal baseline {base.approx:.6g}"
+            grade, why = _highest(term.abnormal_baseline_x_baseline, value, base, label)
+            return grade, f"{shown} {why} -> {grade}"
+    grade, why = _highest(term.normal_baseline_x_uln, value, uln, _uln_label(value, uln))
+    return grade, f"{shown} {why} -> {grade}"
 
 
 def _creatinine(
-    lab: LabResult,
-    value: Fraction,
-    baseline: LabResult | None,
-    params: CtcaeParameters,
+    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """Creatinine: the higher of the ULN reading and the baseline reading."""
     term = params.creatinine
-    uln = _limit(lab, lab.upper_limit)
+    uln = lab.upper_limit
     if uln is None:
         return None, "upper_limit (ULN) is missing; the result cannot be graded"
-    unit = canonical_unit(lab.test)
-    by_uln, why_uln = _highest(term.x_uln, value, uln, f"ULN {show(uln)}")
-    text = f"{show(value)} {unit} {why_uln} -> {by_uln}"
+    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
+    by_uln, why_uln = _highest(term.x_uln, value, uln, _uln_label(value, uln))
     if baseline is None:
-        return by_uln, text
-    base = canonical(baseline.test, baseline.value, baseline.unit)
-    by_base, why_base = _highest(term.x_baseline, value, base, f"baseline {show(base)}")
+        return by_uln, f"{shown} {why_uln} -> {by_uln}"
+    base = baseline.value
+    by_base, why_base = _highest(term.x_baseline, value, base, f"baseline {base.approx:.6g}")
     if by_base > by_uln:
-        return by_base, f"{show(value)} {unit} {why_base} -> {by_base} (ULN reading {by_uln})"
-    return by_uln, f"{text} (baseline reading {by_base})"
+        return by_base, f"{shown} {why_base} -> {by_base} (ULN reading {by_uln})"
+    return by_uln, f"{shown} {why_uln} -> {by_uln} (baseline reading {by_base})"
 
 
 def grade_value(
     lab: LabResult, baseline: LabResult | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """The CTCAE grade of ``lab`` given the test's baseline result, with its driver or reason."""
-    value = canonical(lab.test, lab.value, lab.unit)
+    return _grade(lab, measure(lab.test, lab.value, lab.unit), reference_of(baseline), params)
+
+
+def _grade(
+    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
+) -> tuple[int | None, str]:
     if lab.test in params.decreased:
         return _decreased(lab, value, params)
     if lab.test in params.increased:
@@ -154,7 +179,12 @@ def grade_value(
 
 def baseline_cutoff_passes(date: dt.date, lymphodepletion: dt.date | None, infusion: dt.date) -> bool:
     """Whether a result dated ``date`` may be a baseline (before LD, else on/before infusion)."""
-    return date < lymphodepletion if lymphodepletion is not None else date <= infusion
+    return date < first_graded_date(lymphodepletion, infusion)
+
+
+def first_graded_date(lymphodepletion: dt.date | None, infusion: dt.date) -> dt.date:
+    """The first date whose results are graded: LD start, else the day after the infusion."""
+    return lymphodepletion if lymphodepletion is not None else infusion + dt.timedelta(days=1)
 
 
 def find_baselines(
@@ -182,31 +212,35 @@ def grade_labs(
         return ()
     baselines = find_baselines(labs, lymphodepletion, infusion)
     baseline_info: dict[str, Baseline] = {}
+    references: dict[str, Reference | None] = {}
     for test, index in baselines.items():
         if test == "igg":
             continue
         lab = labs[index]
         grade, _ = grade_value(lab, None, params)
-        value = canonical(lab.test, lab.value, lab.unit)
-        baseline_info[test] = Baseline(index, lab.date, value, grade)
+        references[test] = reference_of(lab)
+        baseline_info[test] = Baseline(index, lab.date, measure(test, lab.value, lab.unit).approx, grade)
+    terms = {test: term_of(test, params) for test in {lab.test for lab in labs} - {"igg"}}
+    first_graded = first_graded_date(lymphodepletion, infusion)
     out: list[LabGrade] = []
     for index, lab in enumerate(labs):
-        if lab.test == "igg" or baseline_cutoff_passes(lab.date, lymphodepletion, infusion):
+        test = lab.test
+        if test == "igg" or lab.date < first_graded:
             continue
-        base_index = baselines.get(lab.test)
-        base_lab = labs[base_index] if base_index is not None else None
-        grade, why = grade_value(lab, base_lab, params)
+        value = measure(test, lab.value, lab.unit)
+        grade, why = _grade(lab, value, references.get(test), params)
+        graded = grade is not None
         out.append(
             LabGrade(
-                index=index,
-                test=lab.test,
-                term=term_of(lab.test, params),
-                date=lab.date,
-                value=canonical(lab.test, lab.value, lab.unit),
-                grade=grade,
-                drivers=(why,) if grade is not None else (),
-                reason=None if grade is not None else why,
-                baseline=baseline_info.get(lab.test),
+                index,
+                test,
+                terms[test],
+                lab.date,
+                value.approx,
+                grade,
+                (why,) if graded else (),
+                None if graded else why,
+                baseline_info.get(test),
             )
         )
     return tuple(out)
@@ -240,8 +274,8 @@ def hypogammaglobulinemia(
     if not after:
         return None, "no IgG measured after baseline"
     limit = params.igg_below_mg_dl
-    lowest_index, lowest = min(after, key=lambda pair: canonical("igg", pair[1].value, pair[1].unit))
-    value = canonical("igg", lowest.value, lowest.unit)
-    if value < limit:
-        return True, f"labs[{lowest_index}] IgG {show(value)} mg/dL < {show(limit)}"
-    return False, f"lowest IgG after baseline {show(value)} mg/dL >= {show(limit)}"
+    lowest_index, lowest = min(after, key=lambda pair: measure("igg", pair[1].value, pair[1].unit).exact())
+    value = measure("igg", lowest.value, lowest.unit)
+    if compare(operator.lt, value, limit, float(limit)):
+        return True, f"labs[{lowest_index}] IgG {value.approx:.6g} mg/dL < {show(limit)}"
+    return False, f"lowest IgG after baseline {value.approx:.6g} mg/dL >= {show(limit)}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class DayGrade:
+class DayGrade(NamedTuple):
     """The grade of one assessment and the terms that drove it."""
 
     date: dt.date

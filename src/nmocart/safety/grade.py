@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import nmocart
@@ -53,9 +52,9 @@ def grade_subject(record: SafetyRecord, params: SafetyParameters) -> SubjectSafe
     )
 
 
-def number(value: Fraction) -> float:
-    """An exact value as a JSON number with at most 6 significant digits."""
-    return float(f"{float(value):.6g}")
+def number(value: float) -> float:
+    """A canonical value as a JSON number with at most 6 significant digits."""
+    return float(f"{value:.6g}")
 
 
 def _episode(episode: Episode, with_ice: bool) -> dict[str, Any]:
@@ -87,7 +86,7 @@ def _lab(item: LabGrade, study_day: int) -> dict[str, Any]:
     unit = canonical_unit(item.test)
     base = item.baseline
     return {
-        "index": item.index,
+        "index": item.lab_index,
         "test": item.test,
         "term": item.term,
         "date": item.date.isoformat(),
@@ -100,7 +99,7 @@ def _lab(item: LabGrade, study_day: int) -> dict[str, Any]:
         "baseline": None
         if base is None
         else {
-            "index": base.index,
+            "index": base.lab_index,
             "date": base.date.isoformat(),
             "value": number(base.value),
             "unit": unit,

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
-from nmocart.safety.ctcae import canonical
+from nmocart.safety.measure import Measure, compare, measure
 from nmocart.safety.parameters import IcahtParameters, show
 from nmocart.safety.record import LabResult
+
+ONE = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -42,28 +46,45 @@ class Icaht:
     longest_period: Period | None
 
 
-def anc_series(labs: Sequence[LabResult] | None, infusion: dt.date) -> list[tuple[int, Fraction]]:
-    """``(study day, ANC in 10^9/L)`` per measurement date, ascending; the lowest draw of a date."""
-    lowest: dict[int, Fraction] = {}
+class AncDay(NamedTuple):
+    """One ANC measurement date: study day, lowest value that day, and its classification."""
+
+    day: int
+    value: Measure
+    neutropenic: bool
+    profound: bool
+
+
+def anc_series(labs: Sequence[LabResult] | None, infusion: dt.date, params: IcahtParameters) -> list[AncDay]:
+    """The ANC series, one entry per measurement date (the lowest draw of a date), ascending."""
+    lowest: dict[int, Measure] = {}
     for lab in labs or ():
         if lab.test != "anc":
             continue
         day = (lab.date - infusion).days
-        value = canonical("anc", lab.value, lab.unit)
-        if day not in lowest or value < lowest[day]:
+        value = measure("anc", lab.value, lab.unit)
+        if day not in lowest or compare(operator.lt, value, ONE, 1.0, lowest[day]):
             lowest[day] = value
-    return sorted(lowest.items())
+    neutropenic, profound = params.neutropenic_max, params.profound_max
+    neutropenic_f, profound_f = float(neutropenic), float(profound)
+    return [
+        AncDay(
+            day,
+            value,
+            compare(operator.le, value, neutropenic, neutropenic_f),
+            compare(operator.le, value, profound, profound_f),
+        )
+        for day, value in sorted(lowest.items())
+    ]
 
 
-def neutropenic_periods(
-    series: Sequence[tuple[int, Fraction]], params: IcahtParameters
-) -> list[Period] | None:
+def neutropenic_periods(series: Sequence[AncDay], params: IcahtParameters) -> list[Period] | None:
     """Neutropenic periods on the early window; None when a day of it has no ANC on or before it.
 
     Two neutropenic days belong to one period unless ANC > 0.5 on at least
     ``stable_recovery_dates`` consecutive measurement dates between them (stable recovery).
     """
-    days = [day for day, _ in series]
+    days = [item.day for item in series]
     first, last = params.early_first_day, params.early_last_day
     if not series or days[0] > first:
         return None
@@ -71,18 +92,18 @@ def neutropenic_periods(
     start = end = None
     profound = 0
     for day in range(first, last + 1):
-        value = series[bisect.bisect_right(days, day) - 1][1]
-        if value > params.neutropenic_max:
+        latest = series[bisect.bisect_right(days, day) - 1]
+        if not latest.neutropenic:
             continue
         if start is not None and end is not None:
             recoveries = bisect.bisect_left(days, day) - bisect.bisect_right(days, end)
-            if day > end + 1 and recoveries >= params.stable_recovery_dates:
+            if recoveries >= params.stable_recovery_dates:
                 periods.append(Period(start, end, profound))
                 start, profound = None, 0
         if start is None:
             start = day
         end = day
-        profound += value <= params.profound_max
+        profound += latest.profound
     if start is not None and end is not None:
         periods.append(Period(start, end, profound))
     return periods
@@ -96,6 +117,10 @@ def _band(value: int, bands: Sequence[tuple[int, int]]) -> int:
     return 0
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def early_grade(period: Period, params: IcahtParameters) -> int:
     """Grade of a period: by its length, or by its profound days when that is higher."""
     return max(
@@ -106,7 +131,7 @@ def early_grade(period: Period, params: IcahtParameters) -> int:
 
 def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: IcahtParameters) -> Icaht:
     """Early ICAHT from the longest neutropenic period of days 0-30; late from days 31-100."""
-    series = anc_series(labs, infusion)
+    series = anc_series(labs, infusion, params)
     periods = neutropenic_periods(series, params)
     first, last = params.early_first_day, params.early_last_day
     longest: Period | None = None
@@ -122,13 +147,13 @@ def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: Ica
         early = early_grade(longest, params)
         early_why = (
             f"longest neutropenic period day {longest.first_day} to {longest.last_day}: "
-            f"{longest.length} days, {longest.profound_days} profound "
+            f"{_days(longest.length)}, {longest.profound_days} profound "
             f"(ANC <= {show(params.profound_max)}) -> {early}",
         )
-        last_measured = max(day for day, _ in series if day <= last)
+        last_measured = max(item.day for item in series if item.day <= last)
         if longest.last_day > last_measured:
             early_why += (f"ANC of day {last_measured} carried forward to day {longest.last_day}",)
-    late_values = [v for day, v in series if params.late_first_day <= day <= params.late_last_day]
+    late_values = [item.value for item in series if params.late_first_day <= item.day <= params.late_last_day]
     window = f"days {params.late_first_day}-{params.late_last_day}"
     late: int | None
     if len(late_values) < params.late_min_measurements:
@@ -145,7 +170,7 @@ def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: Ica
             ),
         )
         for grade, limit in params.late_grade_by_max_anc:
-            reached = sum(value <= limit for value in late_values)
+            reached = sum(compare(operator.le, v, limit, float(limit)) for v in late_values)
             if reached >= params.late_min_measurements:
                 late = grade
                 late_why = (f"{reached} ANC <= {show(limit)} on {window} -> {grade}",)

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-Comparison = Callable[[Fraction, Fraction], bool]
+Comparison = Callable[[Fraction | float, Fraction | float], bool]
 
 _OPERATORS: dict[str, Comparison] = {">": operator.gt, ">=": operator.ge}
 
@@ -30,14 +30,14 @@ class Cut:
     grade: int
     op: str
     multiple: Fraction
-
-    def reached(self, value: Fraction, reference: Fraction) -> bool:
-        """Whether ``value`` reaches this cut relative to ``reference``."""
-        return _OPERATORS[self.op](value, self.multiple * reference)
+    approx: float
+    compare: Comparison
+    text: str
+    """The multiple as written in the parameter file, e.g. ``3.0``."""
 
     def describe(self) -> str:
         """The cut as written in the spec, e.g. ``> 3.0``."""
-        return f"{self.op} {show(self.multiple)}"
+        return f"{self.op} {self.text}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Below:
 
     grade: int
     limit: Fraction
+    approx: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ def show(number: Fraction) -> str:
 
 
 def _cuts(rows: Sequence[Sequence[Any]]) -> tuple[Cut, ...]:
-    return tuple(Cut(int(g), str(op), Fraction(str(m))) for g, op, m in rows)
+    return tuple(
+        Cut(int(g), str(op), Fraction(str(m)), float(Fraction(str(m))), _OPERATORS[str(op)], str(m))
+        for g, op, m in rows
+    )
 
 
 def _pairs(rows: Sequence[Sequence[Any]]) -> tuple[tuple[int, int], ...]:
@@ -197,7 +202,11 @@ def parse_parameters(data: Mapping[str, Any]) -> SafetyParameters:
         ctcae=CtcaeParameters(
             decreased={
                 test: DecreasedTerm(
-                    row["term"], tuple(Below(int(g), Fraction(str(v))) for g, v in row["below"])
+                    row["term"],
+                    tuple(
+                        Below(int(g), Fraction(str(v)), float(Fraction(str(v))), str(v))
+                        for g, v in row["below"]
+                    ),
                 )
                 for test, row in ctcae["decreased"].items()
             },
