@@ -41,6 +41,7 @@ class FormatChoice(StrEnum):
 
 
 def _fail(lines: list[str]) -> NoReturn:
+    """Print each problem to stderr and exit with the input-error status."""
     for line in lines:
         typer.echo(f"error: {line}", err=True)
     raise typer.Exit(INPUT_ERROR)

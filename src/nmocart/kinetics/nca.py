@@ -283,6 +283,7 @@ def _terminal_phase(
         best_is_falling = lam[rows, top] > 0
 
     def pick(a: FloatArray) -> FloatArray:
+        """The selected window's value per profile, NaN where none is selected."""
         return np.where(chosen, a[rows, b], np.nan)
 
     lam_b = pick(lam)

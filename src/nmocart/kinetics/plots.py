@@ -33,6 +33,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def _conc_label(unit: str) -> str:
+    """Y-axis label with the concentration unit (or a visible gap when the file has none)."""
     return f"Concentration ({unit})" if unit else "Concentration (unit not given)"
 
 
@@ -40,16 +41,19 @@ TIME_LABEL = "Time since infusion (day)"
 
 
 def _indices(samples: SampleTable, analyte: str) -> list[int]:
+    """Profile indices of one analyte, in table order."""
     return [i for i, a in enumerate(samples.analyte) if a == analyte]
 
 
 def _lloq(samples: SampleTable, idx: list[int]) -> float:
+    """The LLOQ line to draw: the largest stated LLOQ of these profiles (NaN if none)."""
     vals = samples.lloq[idx]
     vals = vals[np.isfinite(vals)]
     return float(vals.max()) if vals.size else math.nan
 
 
 def _profile(samples: SampleTable, i: int) -> tuple[NDArray[np.float64], ...]:
+    """(time, conc, measurable as 0/1) of profile ``i``."""
     p = samples.profiles
     sel = p.profile == i
     return p.time[sel], p.conc[sel], p.measurable[sel].astype(np.float64)

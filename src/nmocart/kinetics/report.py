@@ -29,6 +29,7 @@ from nmocart.kinetics.table import (
 
 
 def _slug(text: str) -> str:
+    """A file-name-safe lower-case form of an analyte name."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "analyte"
 
 

@@ -58,6 +58,7 @@ class SampleTable:
 
 
 def _is_number(text: str) -> bool:
+    """True for text that parses as a finite float."""
     try:
         return math.isfinite(float(text))
     except ValueError:
@@ -136,6 +137,7 @@ def read_samples(text: str) -> SampleTable:
         raise SampleInputError(problems)
 
     def column(name: str) -> list[str]:
+        """The stripped cells of one column."""
         j = index[name]
         return [r[j].strip() for r in rows]
 
