@@ -19,7 +19,8 @@ def _area(points: Sequence[tuple[float, float]], until: float, method: str) -> f
         if t2 > until:
             break
         if method == "lin-up/log-down" and c1 > c2 > 0:
-            total += (t2 - t1) * (c1 - c2) / math.log(c1 / c2)
+            # Logarithmic mean via log1p: exact algebra, no cancellation for c1 ~ c2.
+            total += (t2 - t1) * (c1 - c2) / math.log1p((c1 - c2) / c2)
         else:
             total += (t2 - t1) * (c1 + c2) / 2
     return total

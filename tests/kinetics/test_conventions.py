@@ -255,3 +255,12 @@ def test_only_pre_infusion_samples() -> None:
     v, notes, _ = run([-2, -1], [5, 3])
     assert all(math.isnan(x) for x in v.values())
     assert "no sample at or after time 0" in notes
+
+
+def test_log_trapezoid_is_accurate_for_nearly_equal_concentrations() -> None:
+    # c1/c2 = 1 + 2e-16: the naive (c1 - c2) / ln(c1 / c2) is off by ~20% here; the area of a
+    # segment whose ends are equal to 16 digits is the rectangle to 1e-15.
+    c2 = 0.01
+    c1 = math.nextafter(c2, 1.0)
+    v, _, _ = run([0, 0.25], [c1, c2])
+    assert v["auclast"] == pytest.approx(0.25 * c2, rel=1e-12)

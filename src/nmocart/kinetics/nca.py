@@ -188,8 +188,12 @@ def _segment_areas(
     if method == "linear":
         return linear
     down = (c2 < c1) & (c2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log = dt * (c1 - c2) / np.log(c1 / c2)
+    # (c1 - c2) / ln(c1 / c2) written as c2 * u / log1p(u) with u = (c1 - c2) / c2: the same
+    # value, but accurate when c1 and c2 are nearly equal (c1 - c2 is then exact, and
+    # log1p keeps the digits that ln(c1 / c2) loses to rounding of the ratio).
+    safe_c2 = np.where(down, c2, 1.0)
+    u = np.where(down, (c1 - c2) / safe_c2, 1.0)
+    log = dt * safe_c2 * u / np.log1p(u)
     return np.where(down, log, linear)
 
 
