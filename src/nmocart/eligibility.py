@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import Generic, Literal, NamedTuple, TypeVar
 
 from nmocart import logic
@@ -24,7 +25,7 @@ from nmocart.record import (
     Medication,
     ScreeningRecord,
 )
-from nmocart.units import canonical_unit, exact, to_canonical
+from nmocart.units import ANALYTE_UNITS, canonical_unit, exact, limit_in_unit, to_canonical
 
 InclusionVerdict = Literal["met", "not_met", "unknown", "not_applicable"]
 ExclusionVerdict = Literal["present", "absent", "unknown"]
@@ -110,6 +111,8 @@ class ScreeningResult:
 def _fmt(number: float | Fraction) -> str:
     """A number as a clinician writes it: no trailing zeros, at most 3 decimals."""
     value = float(number)
+    if value.is_integer():
+        return str(int(value))
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return text if text != "-0" else "0"
 
@@ -147,7 +150,7 @@ class Chart:
         onset = record.disease_onset_date
         self.disease_onset_date = onset if onset is not None and onset <= ref else None
 
-    @property
+    @cached_property
     def window_text(self) -> str:
         """The screening window as ``YYYY-MM-DD..YYYY-MM-DD``."""
         return f"{self.window_start.isoformat()}..{self.ref.isoformat()}"
@@ -708,6 +711,8 @@ def _hbv_active(chart: Chart) -> Fact:
         missing.append(_lab_missing(chart, "hbsag"))
     if core is None and dna is None:
         missing.append(_lab_missing(chart, "anti_hbc or hbv_dna"))
+    elif dna is None:  # anti-HBc positive: only HBV DNA can settle it
+        missing.append(_lab_missing(chart, "hbv_dna"))
     return logic.unknown("HBV status undecided", missing, _pointers(hbsag_items + core_items + dna_items))
 
 
@@ -723,11 +728,8 @@ def _hcv_active(chart: Chart) -> Fact:
         return logic.false("HCV not active: latest anti-HCV negative", _pointers(antibody_items))
     if rna == "negative":
         return logic.false("HCV not active: latest HCV RNA negative", _pointers(rna_items))
-    return logic.unknown(
-        "HCV status undecided",
-        [_lab_missing(chart, "hcv_ab or hcv_rna")],
-        _pointers(antibody_items),
-    )
+    need = "hcv_rna" if antibody == "positive" else "hcv_ab or hcv_rna"
+    return logic.unknown("HCV status undecided", [_lab_missing(chart, need)], _pointers(antibody_items))
 
 
 def ex5_hepatitis(chart: Chart) -> Assessment:
@@ -813,23 +815,28 @@ def ex8_tcell_proliferation(chart: Chart) -> Assessment:
 # --- EX9 ---------------------------------------------------------------------------------
 
 
-def _in_canonical_unit(lab: Lab) -> Fraction:
-    """A numeric result in its analyte's canonical unit (validation guarantees value and unit)."""
+def _numeric(lab: Lab) -> tuple[float, str]:
+    """Value and unit of a numeric result (validation guarantees both for numeric tests)."""
     if lab.value is None or lab.unit is None:
         raise ValueError(f"{lab.test} result without value or unit reached the engine")
-    return to_canonical(lab.test, lab.value, lab.unit)
+    return lab.value, lab.unit
 
 
-def _above_limit(chart: Chart, test: str, limit_mg_dl: float, label: str) -> Fact:
+def _above_limit(chart: Chart, test: str, limit: float, label: str) -> Fact:
+    """Latest result strictly above ``limit`` (canonical unit), compared exactly in its own unit."""
     group = chart.latest_labs(test)
     if not group:
         return logic.unknown(f"no {label} result", [_lab_missing(chart, test)], ["/labs"])
     unit = canonical_unit(test)
-    value, worst = max(((_in_canonical_unit(i.value), i) for i in group), key=lambda v: v[0])
-    shown = f"latest {label} {_fmt(value)} {unit} ({worst.value.date.isoformat()})"
-    if value > exact(limit_mg_dl):
-        return logic.true(f"{shown} > {_fmt(limit_mg_dl)} {unit}", [worst.pointer])
-    return logic.false(f"{shown} <= {_fmt(limit_mg_dl)} {unit}", _pointers(group))
+    worst = group[0]
+    if len(group) > 1:  # same-day results: the least favourable (highest) counts
+        worst = max(group, key=lambda i: to_canonical(test, *_numeric(i.value)))
+    value, own_unit = _numeric(worst.value)
+    shown_value = value * float(ANALYTE_UNITS[test].to_canonical[own_unit])
+    shown = f"latest {label} {_fmt(shown_value)} {unit} ({worst.value.date.isoformat()})"
+    if exact(value) > limit_in_unit(test, limit, own_unit):
+        return logic.true(f"{shown} > {_fmt(limit)} {unit}", [worst.pointer])
+    return logic.false(f"{shown} <= {_fmt(limit)} {unit}", _pointers(group))
 
 
 def _above_uln(chart: Chart, test: str, times: float, label: str) -> Fact:

@@ -33,19 +33,23 @@ class Fact(NamedTuple):
         return self.value is not None
 
 
+def _tuple(items: Iterable[str]) -> tuple[str, ...]:
+    return items if type(items) is tuple else tuple(items)
+
+
 def true(reason: str, evidence: Iterable[str] = ()) -> Fact:
     """A fact known to hold."""
-    return Fact(True, reason, tuple(evidence))
+    return Fact(True, reason, _tuple(evidence))
 
 
 def false(reason: str, evidence: Iterable[str] = ()) -> Fact:
     """A fact known not to hold."""
-    return Fact(False, reason, tuple(evidence))
+    return Fact(False, reason, _tuple(evidence))
 
 
 def unknown(reason: str, missing: Iterable[str], evidence: Iterable[str] = ()) -> Fact:
     """A fact that cannot be decided; ``missing`` names the data that would settle it."""
-    return Fact(None, reason, tuple(evidence), tuple(missing))
+    return Fact(None, reason, _tuple(evidence), _tuple(missing))
 
 
 def _merge(value: Truth, parts: list[Fact]) -> Fact:

@@ -111,3 +111,16 @@ def to_canonical(analyte: str, value: float | Fraction, unit: str) -> Fraction:
 def canonical_unit(analyte: str) -> str:
     """The unit every result of ``analyte`` is compared in."""
     return ANALYTE_UNITS[analyte].canonical
+
+
+@lru_cache(maxsize=256)
+def limit_in_unit(analyte: str, limit: float, unit: str) -> Fraction:
+    """A limit given in the analyte's canonical unit, expressed exactly in ``unit``.
+
+    Comparing a result in its own unit against this is exact and saves converting
+    every result (2.5 mg/dL creatinine is exactly 221 umol/L).
+    """
+    factor = ANALYTE_UNITS[analyte].to_canonical.get(unit)
+    if factor is None:
+        raise UnitError(unit_message(analyte, unit))
+    return exact(limit) / factor

@@ -407,3 +407,17 @@ def test_decision_precedence() -> None:
     assert run(record).decision == "incomplete"
     record["conditions"] = [_condition("epilepsy")]
     assert run(record).decision == "ineligible"  # present beats unknown
+
+
+def test_ex5_anti_hbc_positive_asks_for_hbv_dna() -> None:
+    result = run(_hepatitis_labs(hbsag="negative", anti_hbc="positive", hcv_ab="negative"))
+    ex5 = next(c for c in result.criteria if c.id == "EX5")
+    assert ex5.verdict == "unknown"
+    assert len(ex5.missing) == 1
+    assert ex5.missing[0].startswith("/labs: a hbv_dna result dated")
+
+
+def test_ex5_anti_hcv_positive_asks_for_hcv_rna() -> None:
+    result = run(_hepatitis_labs(hbsag="negative", anti_hbc="negative", hcv_ab="positive"))
+    ex5 = next(c for c in result.criteria if c.id == "EX5")
+    assert ex5.missing[0].startswith("/labs: a hcv_rna result dated")
