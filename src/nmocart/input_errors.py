@@ -41,6 +41,17 @@ _FIXES = {
 _NO_ECHO = {"json_invalid", "json_type", "value_error", "assertion_error", "missing"}
 
 
+class FieldError(ValueError):
+    """Raised by a model-level validator to blame one field of that model.
+
+    Its text is ``@field: message``; :func:`describe_validation_error` moves the field
+    into the path, so ``labs[3]`` + ``@unit: ...`` reads ``labs[3].unit: ...``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"@{field}: {message}")
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """``('labs', 3, 'unit')`` as ``labs[3].unit``; the empty location as ``(record)``."""
     out = ""
@@ -78,7 +89,12 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     """One line per problem: ``path: what is wrong; how to fix it``."""
     lines = []
     for error in exc.errors(include_url=False):
-        lines.append(f"{field_path(error['loc'])}: {_message(dict(error))}")
+        loc = tuple(error["loc"])
+        message = _message(dict(error))
+        if message.startswith("@") and ": " in message:
+            field, message = message[1:].split(": ", 1)
+            loc = (*loc, field)
+        lines.append(f"{field_path(loc)}: {message}")
     return lines
 
 

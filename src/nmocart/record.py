@@ -18,10 +18,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-from nmocart.input_errors import describe_validation_error, readable_id
-from nmocart.units import UnitError, check_unit
+from nmocart.input_errors import FieldError, describe_validation_error, readable_id
+from nmocart.units import UnitError, check_unit, unit_message
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
@@ -133,70 +134,43 @@ class Lab(BaseModel):
     model_config = _STRICT
     date: dt.date
     test: NumericTest | QualitativeTest
-    value: float | None = Field(default=None, validate_default=True)
-    unit: str | None = Field(default=None, validate_default=True)
-    upper_limit: float | None = Field(default=None, validate_default=True)
-    result: PosNeg | None = Field(default=None, validate_default=True)
+    value: float | None = None
+    unit: str | None = None
+    upper_limit: float | None = None
+    result: PosNeg | None = None
 
-    @field_validator("value")
-    @classmethod
-    def _value_for_numeric(cls, value: float | None, info: ValidationInfo) -> float | None:
-        test = info.data.get("test")
-        if test is None:
-            return value
+    @model_validator(mode="after")
+    def _fields_fit_the_test(self) -> Lab:
+        """One pass over the test-dependent fields; each problem names its own field."""
+        test = self.test
         if test in NUMERIC_TESTS:
-            if value is None:
-                raise ValueError(f"{test} needs a numeric value; give the number")
-            if value < 0:
-                raise ValueError(f"{value!r} is negative; a {test} result is 0 or more")
-        elif value is not None:
-            raise ValueError(f"{test} is qualitative; put positive/negative in result, value null")
-        return value
-
-    @field_validator("unit")
-    @classmethod
-    def _unit_for_test(cls, unit: str | None, info: ValidationInfo) -> str | None:
-        test = info.data.get("test")
-        if test is None:
-            return unit
-        if test in NUMERIC_TESTS:
-            if unit is None:
-                try:
-                    check_unit(test, "")
-                except UnitError as exc:
-                    raise ValueError(f"{test} needs a unit; {str(exc).split('; ')[-1]}") from None
-            else:
-                try:
-                    check_unit(test, unit)
-                except UnitError as exc:
-                    raise ValueError(str(exc)) from None
-        elif unit is not None:
-            raise ValueError(f"{test} is qualitative and has no unit; write null")
-        return unit
-
-    @field_validator("upper_limit")
-    @classmethod
-    def _upper_limit(cls, limit: float | None, info: ValidationInfo) -> float | None:
-        test = info.data.get("test")
-        if limit is not None:
-            if test is not None and test not in NUMERIC_TESTS:
-                raise ValueError(f"{test} is qualitative and has no upper limit; write null")
-            if limit <= 0:
-                raise ValueError(f"{limit!r} is not a usable upper limit of normal; give it > 0")
-        return limit
-
-    @field_validator("result")
-    @classmethod
-    def _result_for_qualitative(cls, result: str | None, info: ValidationInfo) -> str | None:
-        test = info.data.get("test")
-        if test is None:
-            return result
-        if test in NUMERIC_TESTS:
-            if result is not None:
-                raise ValueError(f"{test} is numeric; give value and unit, result null")
-        elif result is None:
-            raise ValueError(f"{test} needs a result; write positive or negative")
-        return result
+            if self.value is None:
+                raise FieldError("value", f"{test} needs a numeric value; give the number")
+            if self.value < 0:
+                raise FieldError("value", f"{self.value!r} is negative; a {test} result is 0 or more")
+            if self.unit is None:
+                accepted = unit_message(test, "").split("; ")[-1]
+                raise FieldError("unit", f"{test} needs a unit; {accepted}")
+            try:
+                check_unit(test, self.unit)
+            except UnitError as exc:
+                raise FieldError("unit", str(exc)) from None
+            if self.upper_limit is not None and self.upper_limit <= 0:
+                raise FieldError(
+                    "upper_limit", f"{self.upper_limit!r} is not a usable upper limit of normal; give it > 0"
+                )
+            if self.result is not None:
+                raise FieldError("result", f"{test} is numeric; give value and unit, result null")
+            return self
+        if self.value is not None:
+            raise FieldError("value", f"{test} is qualitative; put positive/negative in result, value null")
+        if self.unit is not None:
+            raise FieldError("unit", f"{test} is qualitative and has no unit; write null")
+        if self.upper_limit is not None:
+            raise FieldError("upper_limit", f"{test} is qualitative and has no upper limit; write null")
+        if self.result is None:
+            raise FieldError("result", f"{test} needs a result; write positive or negative")
+        return self
 
 
 class PregnancyTest(BaseModel):
