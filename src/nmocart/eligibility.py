@@ -151,6 +151,21 @@ class Chart:
         self.disease_onset_date = onset if onset is not None and onset <= ref else None
 
     @cached_property
+    def syndrome_support(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Syndrome types with MRI support (pointers), and types listed only with MRI unknown."""
+        supported: dict[str, list[str]] = {}
+        unsettled: dict[str, list[str]] = {}
+        for attack in self.attacks or ():
+            for j, syndrome in enumerate(attack.value.syndromes):
+                if syndrome.mri_requirements_met is True:
+                    supported.setdefault(syndrome.type, []).append(f"{attack.pointer}/syndromes/{j}")
+                elif syndrome.mri_requirements_met is None:
+                    unsettled.setdefault(syndrome.type, []).append(f"{attack.pointer}/syndromes/{j}")
+        for kind in supported:
+            unsettled.pop(kind, None)
+        return supported, unsettled
+
+    @cached_property
     def window_text(self) -> str:
         """The screening window as ``YYYY-MM-DD..YYYY-MM-DD``."""
         return f"{self.window_start.isoformat()}..{self.ref.isoformat()}"
@@ -296,19 +311,9 @@ def _supported_types(chart: Chart, wanted: Sequence[str] | None, at_least: int, 
             ["/attacks: the candidate's clinical attacks with MRI support per syndrome"],
             ["/attacks"],
         )
-    supported: dict[str, list[str]] = {}
-    unsettled: dict[str, list[str]] = {}
-    for attack in chart.attacks:
-        for j, syndrome in enumerate(attack.value.syndromes):
-            if wanted is not None and syndrome.type not in wanted:
-                continue
-            pointer = f"{attack.pointer}/syndromes/{j}"
-            if syndrome.mri_requirements_met is True:
-                supported.setdefault(syndrome.type, []).append(pointer)
-            elif syndrome.mri_requirements_met is None:
-                unsettled.setdefault(syndrome.type, []).append(pointer)
-    for kind in supported:
-        unsettled.pop(kind, None)
+    all_supported, all_unsettled = chart.syndrome_support
+    supported = {k: v for k, v in all_supported.items() if wanted is None or k in wanted}
+    unsettled = {k: v for k, v in all_unsettled.items() if wanted is None or k in wanted}
     sure = sorted(supported)
     if len(sure) >= at_least:
         return logic.true(f"{label}: supported {', '.join(sure)}", [p for k in sure for p in supported[k]])
