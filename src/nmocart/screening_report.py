@@ -61,6 +61,13 @@ def print_checklist(console: Console, result: ScreeningResult) -> None:
     console.print()
 
 
+def verdict_tally(result: ScreeningResult) -> list[tuple[str, int]]:
+    """How many criteria got each verdict, in a fixed order (for the page header)."""
+    order = ("not_met", "present", "unknown", "met", "absent", "not_applicable")
+    counts = {word: sum(c.verdict == word for c in result.criteria) for word in order}
+    return [(word, counts[word]) for word in order if counts[word]]
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
@@ -77,6 +84,7 @@ def html_pages(results: Sequence[ScreeningResult], sources: Sequence[str]) -> st
     return template.render(
         pages=[(r, s) for r, s in zip(results, sources, strict=True)],
         version=__version__,
+        tally=verdict_tally,
         verdict_class={
             "met": "ok",
             "absent": "ok",
