@@ -222,7 +222,7 @@ def demo(
         "demo-output"
     ),
 ) -> None:
-    """Run the main job on the embedded defaults: screen the three example candidates."""
+    """Run the main job on the embedded defaults: screening, safety and kinetics demos."""
     from nmocart import demo as demo_module
 
     console = Console(highlight=False)

@@ -1,4 +1,9 @@
-"""The main job on the embedded defaults: the shipped example candidates through every path."""
+"""The main job on the embedded defaults: screening, safety grading and cellular kinetics.
+
+Screens the study team's three example candidates, grades and reports the seeded
+12-subject synthetic safety study, and runs the NCA of a seeded 12-subject synthetic
+kinetics study, writing every output under one folder.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +28,24 @@ def example_bytes(name: str) -> bytes:
 
 
 def run(out: Path, console: Console) -> list[Path]:
-    """Screen the examples (checklists to ``console``; JSON, NDJSON and HTML into ``out``)."""
+    """All three capabilities on the embedded defaults; returns every path written."""
+    from nmocart.kinetics.demo import write_demo as kinetics_demo
+    from nmocart.safety.demo import write_demo as safety_demo
+
+    console.rule("[bold]Screening: the study team's three example candidates")
+    written = run_screening(out / "screening", console)
+    console.rule("[bold]Safety: seeded synthetic study of 12 treated subjects")
+    safety = safety_demo(out / "safety")
+    console.print(f"graded and reported {len(safety)} files; open {out / 'safety'}/ for the report")
+    console.rule("[bold]Cellular kinetics: seeded synthetic study (Stein et al. 2019 model)")
+    kinetics = kinetics_demo(out / "kinetics")
+    console.print(f"NCA tables, summary, plots and report: {len(kinetics)} files in {out / 'kinetics'}/")
+    return written + safety + kinetics
+
+
+def run_screening(folder: Path, console: Console) -> list[Path]:
+    """Screen the examples (checklists to ``console``; JSON, NDJSON and HTML into ``folder``)."""
     protocol = load_protocol()
-    folder = out / "screening"
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     results = []
