@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
-from nmocart.safety.measure import Measure, compare, compare_same_unit, measure
+from nmocart.safety.measure import (
+    Measure,
+    compare,
+    compare_canonical,
+    compare_same_unit,
+    measure,
+    to_approx,
+)
 from nmocart.safety.parameters import Below, CtcaeParameters, Cut, show
 from nmocart.safety.record import LabResult
 from nmocart.units import canonical_unit
@@ -71,17 +78,20 @@ def reference_of(baseline: LabResult | None) -> Reference | None:
     return Reference(measure(baseline.test, baseline.value, baseline.unit), baseline.upper_limit)
 
 
-def _highest(cuts: Sequence[Cut], value: Measure, reference: Measure | float, label: str) -> tuple[int, str]:
-    """The highest grade whose cut ``value`` reaches in multiples of ``reference`` (else 0).
+def _highest(
+    cuts: Sequence[Cut], lab: LabResult, approx: float, reference: Measure | float, label: str
+) -> tuple[int, str]:
+    """The highest grade whose cut the result reaches in multiples of ``reference`` (else 0).
 
-    ``reference`` is a measure, or a float limit written in ``value``'s own unit. Cuts rise
-    with the grade, so the first cut not reached ends the search.
+    ``reference`` is a baseline measure, or a limit (ULN) written in the result's own unit.
+    Cuts rise with the grade, so the first cut not reached ends the search.
     """
     reached: Cut | None = None
     for cut in cuts:
         if isinstance(reference, float):
-            hit = compare_same_unit(cut.compare, value.raw, cut.multiple, cut.approx, reference)
+            hit = compare_same_unit(cut.compare, lab.value, cut.multiple, cut.approx, reference)
         else:
+            value = Measure(lab.test, lab.value, lab.unit, approx)
             hit = compare(cut.compare, value, cut.multiple, cut.approx, reference)
         if not hit:
             break
@@ -92,39 +102,40 @@ def _highest(cuts: Sequence[Cut], value: Measure, reference: Measure | float, la
     return reached.grade, f"{reached.describe()} x {label}"
 
 
-def _decreased(lab: LabResult, value: Measure, params: CtcaeParameters) -> tuple[int | None, str]:
+def _decreased(lab: LabResult, approx: float, params: CtcaeParameters) -> tuple[int | None, str]:
     """Grade of a "count decreased" term: below LLN -> 1, then the table's strict cuts."""
     lln = lab.lower_limit
     if lln is None:
         return None, "lower_limit (LLN) is missing; the result cannot be graded"
-    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
+    test, raw, unit = lab.test, lab.value, lab.unit
+    shown = f"{approx:.6g} {canonical_unit(test)}"
     reached: Below | None = None
-    for cut in params.decreased[lab.test].below:  # limits fall as the grade rises
-        if not compare(operator.lt, value, cut.limit, cut.approx):
+    for cut in params.decreased[test].below:  # limits fall as the grade rises
+        if not compare_canonical(operator.lt, test, raw, unit, approx, cut.limit, cut.approx):
             break
         reached = cut
     if reached is not None:
         return reached.grade, f"{shown} < {reached.text} -> {reached.grade}"
-    lln_shown = f"LLN {measure(lab.test, lln, lab.unit).approx:.6g}"
+    lln_shown = f"LLN {to_approx(test, lln, unit):.6g}"
     # the value and its LLN are decimals in the same unit: float order is their exact order
     if lab.value < lln:
         return 1, f"{shown} < {lln_shown} -> 1"
     return 0, f"{shown} >= {lln_shown} -> 0"
 
 
-def _uln_label(value: Measure, uln: float) -> str:
-    return f"ULN {measure(value.test, uln, value.unit).approx:.6g}"
+def _uln_label(lab: LabResult, uln: float) -> str:
+    return f"ULN {to_approx(lab.test, uln, lab.unit):.6g}"
 
 
 def _increased(
-    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
+    lab: LabResult, approx: float, baseline: Reference | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """ALT, AST, bilirubin: multiples of ULN, or of the baseline value when it is above ULN."""
     term = params.increased[lab.test]
     uln = lab.upper_limit
     if uln is None:
         return None, "upper_limit (ULN) is missing; the result cannot be graded"
-    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
+    shown = f"{approx:.6g} {canonical_unit(lab.test)}"
     if baseline is not None:
         base = baseline.value
         if baseline.upper_limit is not None:  # the baseline against its own ULN
@@ -133,26 +144,26 @@ def _increased(
             abnormal = compare(operator.gt, base, ONE, 1.0, measure(lab.test, uln, lab.unit))
         if abnormal:
             label = f"abnormal baseline {base.approx:.6g}"
-            grade, why = _highest(term.abnormal_baseline_x_baseline, value, base, label)
+            grade, why = _highest(term.abnormal_baseline_x_baseline, lab, approx, base, label)
             return grade, f"{shown} {why} -> {grade}"
-    grade, why = _highest(term.normal_baseline_x_uln, value, uln, _uln_label(value, uln))
+    grade, why = _highest(term.normal_baseline_x_uln, lab, approx, uln, _uln_label(lab, uln))
     return grade, f"{shown} {why} -> {grade}"
 
 
 def _creatinine(
-    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
+    lab: LabResult, approx: float, baseline: Reference | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """Creatinine: the higher of the ULN reading and the baseline reading."""
     term = params.creatinine
     uln = lab.upper_limit
     if uln is None:
         return None, "upper_limit (ULN) is missing; the result cannot be graded"
-    shown = f"{value.approx:.6g} {canonical_unit(lab.test)}"
-    by_uln, why_uln = _highest(term.x_uln, value, uln, _uln_label(value, uln))
+    shown = f"{approx:.6g} {canonical_unit(lab.test)}"
+    by_uln, why_uln = _highest(term.x_uln, lab, approx, uln, _uln_label(lab, uln))
     if baseline is None:
         return by_uln, f"{shown} {why_uln} -> {by_uln}"
     base = baseline.value
-    by_base, why_base = _highest(term.x_baseline, value, base, f"baseline {base.approx:.6g}")
+    by_base, why_base = _highest(term.x_baseline, lab, approx, base, f"baseline {base.approx:.6g}")
     if by_base > by_uln:
         return by_base, f"{shown} {why_base} -> {by_base} (ULN reading {by_uln})"
     return by_uln, f"{shown} {why_uln} -> {by_uln} (baseline reading {by_base})"
@@ -162,18 +173,18 @@ def grade_value(
     lab: LabResult, baseline: LabResult | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     """The CTCAE grade of ``lab`` given the test's baseline result, with its driver or reason."""
-    return _grade(lab, measure(lab.test, lab.value, lab.unit), reference_of(baseline), params)
+    return _grade(lab, to_approx(lab.test, lab.value, lab.unit), reference_of(baseline), params)
 
 
 def _grade(
-    lab: LabResult, value: Measure, baseline: Reference | None, params: CtcaeParameters
+    lab: LabResult, approx: float, baseline: Reference | None, params: CtcaeParameters
 ) -> tuple[int | None, str]:
     if lab.test in params.decreased:
-        return _decreased(lab, value, params)
+        return _decreased(lab, approx, params)
     if lab.test in params.increased:
-        return _increased(lab, value, baseline, params)
+        return _increased(lab, approx, baseline, params)
     if lab.test == "creatinine":
-        return _creatinine(lab, value, baseline, params)
+        return _creatinine(lab, approx, baseline, params)
     raise ValueError(f"{lab.test!r} has no CTCAE grade")
 
 
@@ -227,8 +238,8 @@ def grade_labs(
         test = lab.test
         if test == "igg" or lab.date < first_graded:
             continue
-        value = measure(test, lab.value, lab.unit)
-        grade, why = _grade(lab, value, references.get(test), params)
+        approx = to_approx(test, lab.value, lab.unit)
+        grade, why = _grade(lab, approx, references.get(test), params)
         graded = grade is not None
         out.append(
             LabGrade(
@@ -236,7 +247,7 @@ def grade_labs(
                 test,
                 terms[test],
                 lab.date,
-                value.approx,
+                approx,
                 grade,
                 (why,) if graded else (),
                 None if graded else why,

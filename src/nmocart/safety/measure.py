@@ -47,7 +47,7 @@ class Measure(NamedTuple):
 
 def measure(test: str, raw: float, unit: str) -> Measure:
     """``raw`` in ``unit`` as a :class:`Measure` of ``test``."""
-    return Measure(test, raw, unit, raw * _FLOAT_FACTORS[test][unit])
+    return Measure(test, raw, unit, to_approx(test, raw, unit))
 
 
 def compare(
@@ -83,3 +83,26 @@ def compare_same_unit(
     if abs(value - y) > RELATIVE_MARGIN * (abs(value) + abs(y)):
         return op(value, y)
     return op(exact(value), multiple * exact(reference))
+
+
+def compare_canonical(
+    op: Callable[[Fraction | float, Fraction | float], bool],
+    test: str,
+    raw: float,
+    unit: str,
+    approx: float,
+    limit: Fraction,
+    limit_approx: float,
+) -> bool:
+    """Whether ``raw`` (in ``unit``; ``approx`` in the canonical unit) ``<op> limit``, exactly.
+
+    The allocation-free form of :func:`compare` for the per-result hot path.
+    """
+    if abs(approx - limit_approx) > RELATIVE_MARGIN * (abs(approx) + abs(limit_approx)):
+        return op(approx, limit_approx)
+    return op(canonical(test, raw, unit), limit)
+
+
+def to_approx(test: str, raw: float, unit: str) -> float:
+    """``raw`` in ``unit`` as a float in the test's canonical unit (for the fast path)."""
+    return raw * _FLOAT_FACTORS[test][unit]
