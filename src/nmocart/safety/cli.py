@@ -41,13 +41,14 @@ def _grade_text(obj: dict[str, Any]) -> str:
         elif ep["max_grade"] == 0:
             lines.append(f"  {name.upper()}: none")
         else:
+            days = ep["duration_days"]
             lines.append(
                 f"  {name.upper()}: max grade {ep['max_grade']}, onset day {ep['onset_day']}, "
-                f"{ep['duration_days']} days"
+                f"{days} day{'' if days == 1 else 's'}"
             )
     for term, grade in obj["worst_lab_grades"].items():
         lines.append(f"  {term}: worst grade {'ungradable' if grade is None else grade}")
-    icaht = obj["icaht"]
+    icaht = {k: "unknown" if v is None else v for k, v in obj["icaht"].items()}
     lines.append(f"  ICAHT: early {icaht['early_grade']}, late {icaht['late_grade']}")
     hypo = obj["hypogammaglobulinemia"]
     lines.append(f"  hypogammaglobulinaemia: {'unknown' if hypo is None else 'yes' if hypo else 'no'}")

@@ -44,11 +44,11 @@ def grade_assessment(item: CrsAssessment, infusion_date: dt.date, params: CrsPar
     hypoxia, hypoxia_why = hypoxia_term(item, params)
     organ = hypotension > 0 or hypoxia > 0
     if fever:
-        presence = f"fever: {item.temperature_c:g} C >= {params.fever_min_c:g}"
+        presence = f"fever: {item.temperature_c:g} C >= {params.fever_min_c:.1f}"
     elif item.anticytokine_given and organ:
         presence = "no fever required: anticytokine therapy given before this day"
     else:
-        why = f"no CRS: {item.temperature_c:g} C < {params.fever_min_c:g}"
+        why = f"no CRS: {item.temperature_c:g} C < {params.fever_min_c:.1f}"
         if item.anticytokine_given:
             why += " and no hypotension or hypoxia after anticytokine therapy"
         return DayGrade(item.date, day, 0, (why,))
