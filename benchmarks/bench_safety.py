@@ -22,7 +22,7 @@ from nmocart.safety.parameters import load_parameters
 from nmocart.safety.synthetic import synthetic_study
 
 BUDGET_S = 10.0
-"""Grading 10,000 subjects must take less than this, on one core."""
+"""Grading 10,000 subjects on the monitoring schedule must take less than this, on one core."""
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
     print(f"grade (pure core):   {graded:6.2f} s CPU  ({n / graded:,.0f} subjects/s)")
     print(f"serialise output:    {written:6.2f} s CPU")
     print(f"end to end:          {total:6.2f} s CPU, {wall:.2f} s wall")
-    if n == 10_000 and graded >= BUDGET_S:
+    if n == 10_000 and not daily and graded >= BUDGET_S:
         raise SystemExit(f"over budget: grading took {graded:.2f} s >= {BUDGET_S:.0f} s")
 
 

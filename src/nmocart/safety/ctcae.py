@@ -87,15 +87,18 @@ def _highest(
     Cuts rise with the grade, so the first cut not reached ends the search.
     """
     reached: Cut | None = None
-    for cut in cuts:
-        if isinstance(reference, float):
-            hit = compare_same_unit(cut.compare, lab.value, cut.multiple, cut.approx, reference)
-        else:
-            value = Measure(lab.test, lab.value, lab.unit, approx)
-            hit = compare(cut.compare, value, cut.multiple, cut.approx, reference)
-        if not hit:
-            break
-        reached = cut
+    if isinstance(reference, float):
+        raw = lab.value
+        for cut in cuts:
+            if not compare_same_unit(cut.compare, raw, cut.multiple, cut.approx, reference):
+                break
+            reached = cut
+    else:
+        value = Measure(lab.test, lab.value, lab.unit, approx)
+        for cut in cuts:
+            if not compare(cut.compare, value, cut.multiple, cut.approx, reference):
+                break
+            reached = cut
     if reached is None:
         first = cuts[0]
         return 0, f"{'<=' if first.op == '>' else '<'} {first.text} x {label}"
@@ -108,19 +111,17 @@ def _decreased(lab: LabResult, approx: float, params: CtcaeParameters) -> tuple[
     if lln is None:
         return None, "lower_limit (LLN) is missing; the result cannot be graded"
     test, raw, unit = lab.test, lab.value, lab.unit
-    shown = f"{approx:.6g} {canonical_unit(test)}"
     reached: Below | None = None
     for cut in params.decreased[test].below:  # limits fall as the grade rises
         if not compare_canonical(operator.lt, test, raw, unit, approx, cut.limit, cut.approx):
             break
         reached = cut
+    shown = canonical_unit(test)
     if reached is not None:
-        return reached.grade, f"{shown} < {reached.text} -> {reached.grade}"
-    lln_shown = f"LLN {to_approx(test, lln, unit):.6g}"
+        return reached.grade, f"{approx:.6g} {shown} < {reached.text} -> {reached.grade}"
     # the value and its LLN are decimals in the same unit: float order is their exact order
-    if lab.value < lln:
-        return 1, f"{shown} < {lln_shown} -> 1"
-    return 0, f"{shown} >= {lln_shown} -> 0"
+    grade, op = (1, "<") if raw < lln else (0, ">=")
+    return grade, f"{approx:.6g} {shown} {op} LLN {to_approx(test, lln, unit):.6g} -> {grade}"
 
 
 def _uln_label(lab: LabResult, uln: float) -> str:
