@@ -86,10 +86,13 @@ class ScreeningResult:
     missing: tuple[str, ...]
 
     def as_dict(self) -> dict[str, object]:
-        """The result in the published JSON shape (keys in the documented order)."""
+        """The result in the published JSON shape (keys in the documented order).
+
+        Evidence and missing stay tuples: the JSON encoder writes them as arrays.
+        """
         return {
             "candidate_id": self.candidate_id,
-            "protocol": dict(self.protocol),
+            "protocol": self.protocol,
             "as_of": self.as_of.isoformat(),
             "decision": self.decision,
             "criteria": [
@@ -99,12 +102,12 @@ class ScreeningResult:
                     "text": c.text,
                     "verdict": c.verdict,
                     "reason": c.reason,
-                    "evidence": list(c.evidence),
-                    "missing": list(c.missing),
+                    "evidence": c.evidence,
+                    "missing": c.missing,
                 }
                 for c in self.criteria
             ],
-            "missing": list(self.missing),
+            "missing": self.missing,
         }
 
 
@@ -134,8 +137,8 @@ class Chart:
             out = []
             for index, item in enumerate(items):
                 day = date_of(item)
-                if day is None or day <= ref:
-                    out.append(Item(f"/{name}/{index}", item))
+                if day is None or day <= ref:  # tuple.__new__: the cheap way to build many Items
+                    out.append(tuple.__new__(Item, (f"/{name}/{index}", item)))
             return tuple(out)
 
         self.attacks = keep("attacks", record.attacks, lambda a: a.onset_date)
@@ -845,6 +848,7 @@ def _above_limit(chart: Chart, test: str, limit: float, label: str) -> Fact:
 
 
 def _above_uln(chart: Chart, test: str, times: float, label: str) -> Fact:
+    """Latest result strictly above ``times`` x its own upper limit of normal (exactly)."""
     group = chart.latest_labs(test)
     if not group:
         return logic.unknown(f"no {label} result", [_lab_missing(chart, test)], ["/labs"])
@@ -860,12 +864,12 @@ def _above_uln(chart: Chart, test: str, times: float, label: str) -> Fact:
                 )
             )
             continue
-        ratio = exact(lab.value) / exact(lab.upper_limit)
+        ratio = lab.value / lab.upper_limit  # for display only; the test below is exact
         shown = f"latest {label} {_fmt(lab.value)} {lab.unit} = {_fmt(ratio)} x ULN ({lab.date.isoformat()})"
         facts.append(
-            logic.true(f"{shown} > {_fmt(times)} x ULN", [i.pointer])
-            if ratio > exact(times)
-            else logic.false(f"{shown} <= {_fmt(times)} x ULN", [i.pointer])
+            logic.true(f"{shown} > {_fmt(times)} x ULN", (i.pointer,))
+            if exact(lab.value) > exact(times) * exact(lab.upper_limit)
+            else logic.false(f"{shown} <= {_fmt(times)} x ULN", (i.pointer,))
         )
     return any_of(*facts)
 
@@ -967,7 +971,10 @@ def screen(record: ScreeningRecord, protocol: Protocol, as_of: dt.date | None = 
             reason, evidence = assessment.reason, assessment.evidence
             missing = assessment.missing if assessment.value is None else ()
         results.append(
-            CriterionResult(criterion.id, criterion.kind, criterion.text, verdict, reason, evidence, missing)
+            tuple.__new__(
+                CriterionResult,
+                (criterion.id, criterion.kind, criterion.text, verdict, reason, evidence, missing),
+            )
         )
     missing_all = tuple(dict.fromkeys(m for c in results for m in c.missing))
     return ScreeningResult(

@@ -33,30 +33,38 @@ class Fact(NamedTuple):
         return self.value is not None
 
 
+def _fact(value: Truth, reason: str, evidence: tuple[str, ...], missing: tuple[str, ...] = ()) -> Fact:
+    """Build a Fact through ``tuple.__new__``, half the cost of the generated ``__new__``.
+
+    Hundreds of facts are built per screened record.
+    """
+    return tuple.__new__(Fact, (value, reason, evidence, missing))
+
+
 def _tuple(items: Iterable[str]) -> tuple[str, ...]:
     return items if type(items) is tuple else tuple(items)
 
 
 def true(reason: str, evidence: Iterable[str] = ()) -> Fact:
     """A fact known to hold."""
-    return Fact(True, reason, _tuple(evidence))
+    return _fact(True, reason, _tuple(evidence))
 
 
 def false(reason: str, evidence: Iterable[str] = ()) -> Fact:
     """A fact known not to hold."""
-    return Fact(False, reason, _tuple(evidence))
+    return _fact(False, reason, _tuple(evidence))
 
 
 def unknown(reason: str, missing: Iterable[str], evidence: Iterable[str] = ()) -> Fact:
     """A fact that cannot be decided; ``missing`` names the data that would settle it."""
-    return Fact(None, reason, _tuple(evidence), _tuple(missing))
+    return _fact(None, reason, _tuple(evidence), _tuple(missing))
 
 
 def _merge(value: Truth, parts: list[Fact]) -> Fact:
     if len(parts) == 1:
         only = parts[0]
-        return Fact(value, only.reason, only.evidence, only.missing if value is None else ())
-    return Fact(
+        return _fact(value, only.reason, only.evidence, only.missing if value is None else ())
+    return _fact(
         value,
         "; ".join(_unique(p.reason for p in parts if p.reason)),
         _unique(e for p in parts for e in p.evidence),
