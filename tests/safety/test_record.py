@@ -5,7 +5,7 @@ from typing import Any
 import orjson
 import pytest
 
-from nmocart.safety.io import RecordError, parse_record
+from nmocart.safety.batch_io import RecordError, parse_record
 from nmocart.safety.record import SafetyRecord
 
 from .helpers import crs_item, day, icans_item, ice, lab_item, record_dict

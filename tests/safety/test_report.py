@@ -5,8 +5,8 @@ from pathlib import Path
 
 import orjson
 
+from nmocart.safety.batch_io import parse_record
 from nmocart.safety.demo import write_demo
-from nmocart.safety.io import parse_record
 from nmocart.safety.report import (
     build_tables,
     episode_incidence,

@@ -12,8 +12,10 @@ import orjson
 import typer
 
 from nmocart import batch
-from nmocart.safety.io import error_object, evaluate_item, grade_item
+from nmocart.safety.batch_io import RecordError, error_object, evaluate_item, grade_item, parse_record
 from nmocart.safety.parameters import load_parameters
+from nmocart.safety.record import SafetyRecord
+from nmocart.safety.report import write_report
 
 app = typer.Typer(help="Grade CRS, ICANS, labs and ICAHT; build the safety report.", no_args_is_help=True)
 
@@ -102,11 +104,8 @@ def report(
 
     Bad records are listed on standard error and left out; the exit status is then 2.
     """
-    from nmocart.safety.io import RecordError, parse_record
-    from nmocart.safety.report import write_report
-
     params = load_parameters()
-    records = []
+    records: list[SafetyRecord] = []
     rejected = 0
     for item in batch.iter_sources(files):
         if item.read_error is not None:

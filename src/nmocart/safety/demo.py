@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
+from nmocart.safety.batch_io import parse_record
 from nmocart.safety.grade import as_dict, grade_subject
-from nmocart.safety.io import parse_record
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.report import write_report
 from nmocart.safety.synthetic import synthetic_study

@@ -162,13 +162,9 @@ def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: Ica
             f"{len(late_values)} ANC measurement dates on {window}; {params.late_min_measurements} needed",
         )
     else:
-        late, late_why = (
-            0,
-            (
-                f"fewer than {params.late_min_measurements} ANC <= "
-                f"{show(params.late_grade_by_max_anc[-1][1])} on {window} -> 0",
-            ),
-        )
+        late = 0
+        lowest_limit = show(params.late_grade_by_max_anc[-1][1])
+        late_why = (f"fewer than {params.late_min_measurements} ANC <= {lowest_limit} on {window} -> 0",)
         for grade, limit in params.late_grade_by_max_anc:
             reached = sum(compare(operator.le, v, limit, float(limit)) for v in late_values)
             if reached >= params.late_min_measurements:
