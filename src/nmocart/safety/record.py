@@ -62,12 +62,20 @@ class CrsAssessment(_Strict):
     """One day's CRS findings (ASTCT): maximum temperature, hypotension support, oxygen."""
 
     date: dt.date
-    temperature_c: Annotated[float, Field(ge=25, le=45)]
+    temperature_c: Annotated[float, Field(ge=25, le=45, description="The day's maximum, degrees C.")]
     hypotension: bool
-    vasopressors: Annotated[int, Field(ge=0, le=10)]
+    vasopressors: Annotated[
+        int,
+        Field(ge=0, le=10, description="Vasopressors other than vasopressin; 0 when fluid-responsive."),
+    ]
     oxygen: Oxygen
-    oxygen_flow_l_min: Annotated[float, Field(ge=0, le=100)] | None
-    anticytokine_given: bool
+    oxygen_flow_l_min: (
+        Annotated[float, Field(ge=0, le=100, description="Flow in L/min; required with nasal_cannula.")]
+        | None
+    )
+    anticytokine_given: bool = Field(
+        description="Tocilizumab or corticosteroids for CRS were given before this day."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CrsAssessment:
@@ -106,7 +114,7 @@ class IcansAssessment(_Strict):
     """One day's ICANS findings (ASTCT); ``ice`` null means the ICE test was not done."""
 
     date: dt.date
-    ice: IceScore | None
+    ice: IceScore | None = Field(description="The ICE items; null when the ICE test was not done.")
     consciousness: Consciousness
     seizure: Seizure
     motor: Motor
@@ -119,9 +127,12 @@ class LabResult(_Strict):
     date: dt.date
     test: LabTest
     value: Annotated[float, Field(ge=0)]
-    unit: str
-    lower_limit: Annotated[float, Field(ge=0)] | None
-    upper_limit: Annotated[float, Field(ge=0)] | None
+    unit: str = Field(
+        description="Counts 10^9/L, 10^3/uL or /uL; hemoglobin g/dL or g/L; creatinine and bilirubin "
+        "mg/dL, umol/L or µmol/L; ALT/AST U/L or IU/L; IgG mg/dL or g/L."
+    )
+    lower_limit: Annotated[float, Field(ge=0, description="LLN in the result's own unit.")] | None
+    upper_limit: Annotated[float, Field(ge=0, description="ULN in the result's own unit.")] | None
 
     @model_validator(mode="after")
     def _unit_known(self) -> LabResult:
@@ -161,12 +172,16 @@ class SafetyRecord(_Strict):
 
     subject_id: SubjectId
     sex: Literal["female", "male"]
-    infusion_date: dt.date
+    infusion_date: dt.date = Field(description="Date of CAR-T infusion: study day 0.")
     lymphodepletion_start_date: dt.date | None
-    crs_assessments: list[CrsAssessment] | None
-    icans_assessments: list[IcansAssessment] | None
-    labs: list[LabResult] | None
-    adverse_events: list[AdverseEvent] | None
+    crs_assessments: list[CrsAssessment] | None = Field(
+        description="One per day from day 0; null when not collected."
+    )
+    icans_assessments: list[IcansAssessment] | None = Field(
+        description="One per day from day 0; null when not collected."
+    )
+    labs: list[LabResult] | None = Field(description="Null when not collected.")
+    adverse_events: list[AdverseEvent] | None = Field(description="Null when not collected.")
 
     @model_validator(mode="after")
     def _dates(self) -> SafetyRecord:
