@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmocart.units import ANALYTE_UNITS, UnitError, check_unit, exact, to_canonical
+from nmocart.units import ANALYTE_UNITS, UnitError, check_unit, exact, exceeds, to_canonical
 
 
 @pytest.mark.parametrize(
@@ -49,3 +51,32 @@ def test_every_spelling_agrees_with_the_canonical_unit(analyte: str, amount: obj
     for spelling, factor in units.to_canonical.items():
         written = canonical / factor
         assert to_canonical(analyte, written, spelling) == canonical
+
+
+@pytest.mark.parametrize(
+    ("value", "factors", "expected"),
+    [
+        (221.0, (2.5, 88.4), False),  # 2.5 mg/dL creatinine written in umol/L
+        (221.00000000001, (2.5, 88.4), True),
+        (34.2, (2.0, 17.1), False),
+        (120.0, (3.0, 40.0), False),
+        (120.1, (3.0, 40.0), True),
+        (0.3, (3.0, 0.1), False),  # 3 x 0.1 is 0.30000000000000004 in doubles
+        (0.0, (3.0, 0.0), False),
+    ],
+)
+def test_exceeds_is_exact_at_the_boundary(value: float, factors: tuple[float, ...], expected: bool) -> None:
+    assert exceeds(value, *factors) is expected
+
+
+decimals = st.decimals(0, 100_000, places=4, allow_nan=False, allow_infinity=False)
+
+
+@given(decimals, decimals, decimals, st.sampled_from([-1, 0, 1]))
+def test_exceeds_agrees_with_exact_arithmetic(a: Decimal, b: Decimal, c: Decimal, nudge: int) -> None:
+    product = Fraction(str(b)) * Fraction(str(c))
+    # values on, just below and just above the boundary, and arbitrary ones
+    value = float(product) if nudge == 0 else float(a)
+    if nudge and float(product) > 0:
+        value = math.nextafter(float(product), math.inf if nudge > 0 else -math.inf)
+    assert exceeds(value, float(b), float(c)) == (exact(value) > exact(float(b)) * exact(float(c)))

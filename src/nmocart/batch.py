@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from rich.progress import (
     BarColumn,
@@ -32,8 +32,7 @@ CHUNK_SIZE = 500
 """Records evaluated per task; a bounded number of tasks is in flight at once."""
 
 
-@dataclass(frozen=True)
-class SourceItem:
+class SourceItem(NamedTuple):
     """One raw record and where it came from (``file`` or ``file:line``)."""
 
     source: str
@@ -42,8 +41,7 @@ class SourceItem:
     read_error: str | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The serialised result line of one record and whether it was evaluated."""
 
     line: bytes

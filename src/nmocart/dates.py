@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1024)
 def months_before(day: dt.date, months: int) -> dt.date:
-    """``day`` minus ``months`` calendar months, clamped to the target month's last day."""
+    """``day`` minus ``months`` calendar months, clamped to the target month's last day.
+
+    Cached: a batch evaluates the same few reference dates over and over.
+    """
     index = day.year * 12 + (day.month - 1) - months
     year, month0 = divmod(index, 12)
     last = calendar.monthrange(year, month0 + 1)[1]

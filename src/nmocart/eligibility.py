@@ -25,7 +25,7 @@ from nmocart.record import (
     Medication,
     ScreeningRecord,
 )
-from nmocart.units import ANALYTE_UNITS, canonical_unit, exact, limit_in_unit, to_canonical
+from nmocart.units import canonical_unit, exceeds, per_canonical, to_canonical
 
 InclusionVerdict = Literal["met", "not_met", "unknown", "not_applicable"]
 ExclusionVerdict = Literal["present", "absent", "unknown"]
@@ -167,6 +167,16 @@ class Chart:
         for kind in supported:
             unsettled.pop(kind, None)
         return supported, unsettled
+
+    @cached_property
+    def core_syndrome(self) -> Fact:
+        """Whether any attack lists a core syndrome (shared by IN2 and IN3)."""
+        return _core_syndrome(self)
+
+    @cached_property
+    def alternatives_excluded(self) -> Fact:
+        """The investigator's attestation that alternative diagnoses were excluded (IN2, IN3)."""
+        return _alt_excluded(self)
 
     @cached_property
     def window_text(self) -> str:
@@ -333,9 +343,9 @@ def _supported_types(chart: Chart, wanted: Sequence[str] | None, at_least: int, 
 
 def in2_nmosd_ipnd(chart: Chart) -> Assessment:
     """IN2: 2015 IPND NMOSD, pathway A (AQP4-positive) or B (negative/unknown serostatus)."""
-    alt = _alt_excluded(chart)
+    alt = chart.alternatives_excluded
     aqp4 = _aqp4_positive(chart)
-    pathway_a = all_of(aqp4, _core_syndrome(chart), alt)
+    pathway_a = all_of(aqp4, chart.core_syndrome, alt)
     gate = (
         logic.false("pathway B needs AQP4-IgG negative or unknown", aqp4.evidence)
         if aqp4.value is True
@@ -381,7 +391,7 @@ def in3_aqp4_cba(chart: Chart) -> Assessment:
             ["/antibody_tests: an AQP4-IgG result by cell-based assay (cba)"],
             _pointers(others) or ["/antibody_tests"],
         )
-    return all_of(cba, _core_syndrome(chart), _alt_excluded(chart))
+    return all_of(cba, chart.core_syndrome, chart.alternatives_excluded)
 
 
 # --- IN4 ---------------------------------------------------------------------------------
@@ -840,9 +850,9 @@ def _above_limit(chart: Chart, test: str, limit: float, label: str) -> Fact:
     if len(group) > 1:  # same-day results: the least favourable (highest) counts
         worst = max(group, key=lambda i: to_canonical(test, *_numeric(i.value)))
     value, own_unit = _numeric(worst.value)
-    shown_value = value * float(ANALYTE_UNITS[test].to_canonical[own_unit])
-    shown = f"latest {label} {_fmt(shown_value)} {unit} ({worst.value.date.isoformat()})"
-    if exact(value) > limit_in_unit(test, limit, own_unit):
+    per_unit = per_canonical(test, own_unit)
+    shown = f"latest {label} {_fmt(value / per_unit)} {unit} ({worst.value.date.isoformat()})"
+    if exceeds(value, limit, per_unit):
         return logic.true(f"{shown} > {_fmt(limit)} {unit}", [worst.pointer])
     return logic.false(f"{shown} <= {_fmt(limit)} {unit}", _pointers(group))
 
@@ -868,7 +878,7 @@ def _above_uln(chart: Chart, test: str, times: float, label: str) -> Fact:
         shown = f"latest {label} {_fmt(lab.value)} {lab.unit} = {_fmt(ratio)} x ULN ({lab.date.isoformat()})"
         facts.append(
             logic.true(f"{shown} > {_fmt(times)} x ULN", (i.pointer,))
-            if exact(lab.value) > exact(times) * exact(lab.upper_limit)
+            if exceeds(lab.value, times, lab.upper_limit)
             else logic.false(f"{shown} <= {_fmt(times)} x ULN", (i.pointer,))
         )
     return any_of(*facts)

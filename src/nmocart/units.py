@@ -8,6 +8,7 @@ Any unit not listed here is an input error, never a guess.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -113,14 +114,34 @@ def canonical_unit(analyte: str) -> str:
     return ANALYTE_UNITS[analyte].canonical
 
 
-@lru_cache(maxsize=256)
-def limit_in_unit(analyte: str, limit: float, unit: str) -> Fraction:
-    """A limit given in the analyte's canonical unit, expressed exactly in ``unit``.
-
-    Comparing a result in its own unit against this is exact and saves converting
-    every result (2.5 mg/dL creatinine is exactly 221 umol/L).
-    """
+def per_canonical(analyte: str, unit: str) -> float:
+    """How many ``unit`` make one canonical unit (88.4 umol/L per mg/dL creatinine)."""
     factor = ANALYTE_UNITS[analyte].to_canonical.get(unit)
     if factor is None:
         raise UnitError(unit_message(analyte, unit))
-    return exact(limit) / factor
+    return _per_canonical(factor)
+
+
+@lru_cache(maxsize=64)
+def _per_canonical(factor: Fraction) -> float:
+    return float(1 / factor)
+
+
+CLOSE = 1e-9
+"""Relative gap under which :func:`exceeds` settles a comparison with exact decimals."""
+
+
+def exceeds(value: float, *factors: float) -> bool:
+    """Whether ``value`` > the product of ``factors``, exactly as the decimals are written.
+
+    Doubles decide when the two sides differ by more than ``CLOSE`` relative (their
+    rounding is ~1e-15); otherwise the decimals are compared as exact fractions, so
+    221 umol/L is not above 2.5 mg/dL x 88.4 and 120 U/L is not above 3 x 40 U/L.
+    """
+    approx = math.prod(factors)
+    if abs(value - approx) > CLOSE * abs(approx):
+        return value > approx
+    product = Fraction(1)
+    for factor in factors:
+        product *= exact(factor)
+    return exact(value) > product
