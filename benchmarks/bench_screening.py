@@ -19,6 +19,7 @@ import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -68,15 +69,17 @@ def main() -> None:
     command = [sys.executable, "-m", "nmocart", "screen", "-", "--jobs", str(args.jobs), "--no-progress"]
     lines = population(args.records, args.seed)
     start = time.perf_counter()
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        import threading
-
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        if proc.stdin is None or proc.stdout is None:
+            raise SystemExit("could not open pipes to the screener")
         counted = {"lines": 0, "errors": 0}
 
+        stdout = proc.stdout
+
         def drain() -> None:
-            assert proc.stdout is not None
-            for out in proc.stdout:
+            for out in stdout:
                 counted["lines"] += 1
                 if out.startswith(b'{"source"'):
                     counted["errors"] += 1
