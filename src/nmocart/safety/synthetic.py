@@ -226,7 +226,7 @@ def synthetic_record(
     labs: list[dict[str, Any]] = []
     for day in _lab_days(follow_up_days, daily_labs):
         tests = [*CBC, *CHEMISTRY] if day <= 30 or daily_labs else ["anc", "platelets"]
-        if day in (-7, 14, 28, 60, 90):
+        if day in (-7, 14, 28, 56, 84):
             tests.append("igg")
         for test in tests:
             value = _lab_value(rng, course, test, day, base)
