@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -207,24 +208,60 @@ def test_hypogammaglobulinemia_boundary_and_unknown() -> None:
     assert hypogammaglobulinemia(None, LD_START, INFUSION, P)[0] is None
 
 
-values = st.decimals(min_value="0", max_value="1000", places=2, allow_nan=False)
+def written(d: Decimal) -> float:
+    """The number a laboratory would write for the exact decimal ``d``."""
+    return float(str(d))
 
 
-@given(v=values, unit=st.sampled_from(["10^9/L", "10^3/uL"]))
-def test_cell_count_conversions_round_trip(v: object, unit: str) -> None:
-    number = float(str(v))
-    per_ul = to_canonical("anc", number * 1000, "/uL") if number * 1000 == int(number * 1000) else None
-    canonical = to_canonical("anc", number, unit)
-    assert canonical == Fraction(str(v))
-    if per_ul is not None:
-        assert per_ul == canonical
+@given(v=st.decimals(min_value="0", max_value="1000", places=3))
+def test_cell_count_units_round_trip_exactly(v: Decimal) -> None:
+    per_ul = v * 1000
+    assert to_canonical("anc", written(v), "10^9/L") == Fraction(str(v))
+    assert to_canonical("anc", written(v), "10^3/uL") == Fraction(str(v))
+    assert to_canonical("anc", written(per_ul), "/uL") == Fraction(str(v))
 
 
-@given(v=st.integers(0, 5000))
-def test_gram_per_litre_conversions_round_trip(v: int) -> None:
-    assert to_canonical("hemoglobin", v, "g/L") * 10 == v
-    assert to_canonical("igg", v, "g/L") == 100 * v
-    assert to_canonical("creatinine", v, "umol/L") * Fraction("88.4") == v
+@given(v=st.decimals(min_value="0", max_value="50", places=2))
+def test_si_units_round_trip_exactly(v: Decimal) -> None:
+    assert to_canonical("hemoglobin", written(v * 10), "g/L") == Fraction(str(v))
+    assert to_canonical("igg", written(v), "g/L") == Fraction(str(v * 100))
+    assert to_canonical("creatinine", written(v * Decimal("88.4")), "umol/L") == Fraction(str(v))
+    assert to_canonical("total_bilirubin", written(v * Decimal("17.1")), "µmol/L") == Fraction(str(v))
+
+
+@given(v=st.decimals(min_value="0", max_value="8", places=3))
+def test_count_grade_is_the_same_in_every_unit(v: Decimal) -> None:
+    base = g(lab("anc", written(v), "10^9/L", lower_limit=1.8))
+    assert g(lab("anc", written(v * 1000), "/uL", lower_limit=1800)) == base
+    assert g(lab("anc", written(v), "10^3/uL", lower_limit=1.8)) == base
+
+
+@given(v=st.decimals(min_value="0", max_value="10", places=2), uln=st.sampled_from(["1.0", "1.1", "1.3"]))
+def test_creatinine_grade_is_the_same_in_mg_dl_and_umol_l(v: Decimal, uln: str) -> None:
+    factor = Decimal("88.4")
+    base_mg = lab("creatinine", 0.7, "mg/dL", -7, upper_limit=float(uln))
+    base_si = lab(
+        "creatinine",
+        written(Decimal("0.7") * factor),
+        "umol/L",
+        -7,
+        upper_limit=written(Decimal(uln) * factor),
+    )
+    mg = g(lab("creatinine", written(v), "mg/dL", upper_limit=float(uln)), base_mg)
+    si = g(
+        lab("creatinine", written(v * factor), "umol/L", upper_limit=written(Decimal(uln) * factor)), base_si
+    )
+    mixed = g(
+        lab("creatinine", written(v * factor), "umol/L", upper_limit=written(Decimal(uln) * factor)), base_mg
+    )
+    assert mg == si == mixed
+
+
+@given(v=st.decimals(min_value="0", max_value="20", places=1))
+def test_hemoglobin_grade_is_the_same_in_g_dl_and_g_l(v: Decimal) -> None:
+    assert g(lab("hemoglobin", written(v), "g/dL", lower_limit=12.0)) == g(
+        lab("hemoglobin", written(v * 10), "g/L", lower_limit=120)
+    )
 
 
 @given(a=st.floats(0, 5, allow_nan=False), b=st.floats(0, 5, allow_nan=False))
