@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -150,8 +151,12 @@ def run_batch(
     progress_total: int | None = None,
     show_progress: bool = False,
     label: str = "records",
+    title: str = "processing",
 ) -> BatchSummary:
-    """Evaluate every item and write one line per record to ``out``, in input order."""
+    """Evaluate every item and write one line per record to ``out``, in input order.
+
+    The progress bar (``show_progress``) goes to stderr, never into ``out``.
+    """
     summary = BatchSummary()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -160,11 +165,12 @@ def run_batch(
         TextColumn("{task.fields[records]} {task.fields[label]}, {task.fields[rejected]} rejected"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         disable=not show_progress,
         transient=False,
     )
     with progress:
-        task = progress.add_task("screening", total=progress_total, records=0, rejected=0, label=label)
+        task = progress.add_task(title, total=progress_total, records=0, rejected=0, label=label)
         for chunk, outcomes in _ordered_outcomes(_chunks(items, CHUNK_SIZE), evaluate, jobs):
             for outcome in outcomes:
                 out.write(outcome.line)

@@ -127,6 +127,8 @@ def screen(
             jobs=jobs,
             progress_total=batch.known_size(files),
             show_progress=show,
+            label="candidates",
+            title="screening",
         )
         if summary.rejected:
             _stderr().print(

@@ -220,3 +220,14 @@ def test_bad_protocol_file_is_a_clear_error(tmp_path: Path, change: dict[str, An
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_progress_bar_never_mixes_into_the_ndjson(tmp_path: Path) -> None:
+    path = tmp_path / "batch.ndjson"
+    path.write_text("".join(json.dumps(base(n)) + "\n" for n in ("eligible", "ineligible", "incomplete")))
+    result = runner.invoke(app, ["screen", str(path), "--progress"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(json.loads(line)["candidate_id"].startswith("SCR-") for line in lines)
+    assert "screening" in result.stderr
