@@ -134,3 +134,26 @@ def test_module_entry_point_runs_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "crs_assessments[0].oxygen_flow_l_min" in proc.stderr
+
+
+def test_report_command_writes_files_and_lists_bad_records(tmp_path: Path) -> None:
+    bad = good_record("S-002")
+    bad["crs_assessments"] = [crs_item(date=day(-2))]
+    files = [write(tmp_path / "a.json", good_record("S-001")), write(tmp_path / "b.json", bad)]
+    result = runner.invoke(app, ["report", *files, "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 2
+    assert (tmp_path / "rep" / "report.html").exists()
+    assert "crs_assessments[0].date" in result.stderr
+    graded = (tmp_path / "rep" / "graded.ndjson").read_bytes().splitlines()
+    assert [orjson.loads(line)["subject_id"] for line in graded] == ["S-001"]
+
+
+def test_report_into_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(
+        app, ["report", write(tmp_path / "a.json", good_record()), "--out", str(blocker / "rep")]
+    )
+    assert result.exit_code == 2
+    assert "cannot write the report" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

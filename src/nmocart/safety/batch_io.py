@@ -44,14 +44,21 @@ def error_object(source: str, subject_id: str | None, problems: list[str]) -> di
     return out
 
 
+def read_item(item: SourceItem) -> SafetyRecord | dict[str, Any]:
+    """The validated record of one raw item, or its error object."""
+    if item.read_error is not None:
+        return error_object(item.source, None, [item.read_error])
+    try:
+        return parse_record(item.payload)
+    except RecordError as exc:
+        return error_object(item.source, exc.subject_id, exc.problems)
+
+
 def grade_item(params: SafetyParameters, item: SourceItem) -> tuple[dict[str, Any], bool]:
     """The graded object of one raw record and True, or its error object and False."""
-    if item.read_error is not None:
-        return error_object(item.source, None, [item.read_error]), False
-    try:
-        record = parse_record(item.payload)
-    except RecordError as exc:
-        return error_object(item.source, exc.subject_id, exc.problems), False
+    record = read_item(item)
+    if isinstance(record, dict):
+        return record, False
     return as_dict(grade_subject(record, params)), True
 
 

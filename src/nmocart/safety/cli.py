@@ -12,7 +12,7 @@ import orjson
 import typer
 
 from nmocart import batch
-from nmocart.safety.batch_io import RecordError, error_object, evaluate_item, grade_item, parse_record
+from nmocart.safety.batch_io import evaluate_item, grade_item, read_item
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.record import SafetyRecord
 from nmocart.safety.report import write_report
@@ -61,7 +61,7 @@ def _grade_text(obj: dict[str, Any]) -> str:
 def grade(
     files: Annotated[list[str], typer.Argument(help="Record files (.json), NDJSON files, or -.")],
     fmt: Annotated[Format, typer.Option("--format", help="json or text.")] = Format.json,
-    jobs: Annotated[int, typer.Option(help="Worker processes for NDJSON input.")] = 1,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes for NDJSON input.")] = 1,
 ) -> None:
     """Grade CRS, ICANS, labs, ICAHT and hypogammaglobulinaemia per subject.
 
@@ -104,20 +104,24 @@ def report(
 
     Bad records are listed on standard error and left out; the exit status is then 2.
     """
-    params = load_parameters()
     records: list[SafetyRecord] = []
     rejected = 0
     for item in batch.iter_sources(files):
-        if item.read_error is not None:
-            _err(orjson.dumps(error_object(item.source, None, [item.read_error])).decode())
+        record = read_item(item)
+        if isinstance(record, dict):
+            _err(orjson.dumps(record).decode())
             rejected += 1
-            continue
-        try:
-            records.append(parse_record(item.payload))
-        except RecordError as exc:
-            _err(orjson.dumps(error_object(item.source, exc.subject_id, exc.problems)).decode())
-            rejected += 1
-    for path in write_report(records, params, out):
+        else:
+            records.append(record)
+    try:
+        written = write_report(records, load_parameters(), out)
+    except OSError as exc:
+        _err(
+            f"error: cannot write the report into {out}: {exc.strerror or exc}; "
+            "choose a writable --out folder"
+        )
+        raise typer.Exit(2) from None
+    for path in written:
         sys.stdout.write(f"{path}\n")
     if rejected:
         raise typer.Exit(2)
