@@ -272,3 +272,26 @@ def test_decreased_grade_monotone(a: float, b: float) -> None:
     assert low is not None
     assert high is not None
     assert low >= high
+
+
+def test_baseline_without_its_own_uln_is_judged_against_the_results_uln() -> None:
+    base = lab("alt", 60, "U/L", -7)  # no ULN on the baseline
+    # 60 > ULN 40 of the graded result: abnormal baseline, so 1.5 x 60 = 90 is the grade-1 cut
+    assert g(lab("alt", 89, "U/L", upper_limit=40), base) == 0
+    assert g(lab("alt", 90, "U/L", upper_limit=40), base) == 1
+    # against a ULN of 80 the same baseline is normal: 89 > 80 is grade 1 by the ULN rule
+    assert g(lab("alt", 89, "U/L", upper_limit=80), base) == 1
+
+
+def test_only_post_baseline_ctcae_results_are_listed() -> None:
+    labs = [
+        lab("igg", 300, "mg/dL", 10),
+        lab("anc", 2.0, "10^9/L", -9, lower_limit=1.8),
+        lab("anc", 0.2, "10^9/L", 1, lower_limit=None),
+    ]
+    graded = grade_labs(labs, LD_START, INFUSION, P)
+    assert [(x.lab_index, x.grade) for x in graded] == [(2, None)]
+    assert graded[0].reason is not None
+    assert graded[0].drivers == ()
+    assert graded[0].baseline is not None
+    assert graded[0].baseline.grade == 0
