@@ -189,11 +189,6 @@ def _grade(
     raise ValueError(f"{lab.test!r} has no CTCAE grade")
 
 
-def baseline_cutoff_passes(date: dt.date, lymphodepletion: dt.date | None, infusion: dt.date) -> bool:
-    """Whether a result dated ``date`` may be a baseline (before LD, else on/before infusion)."""
-    return date < first_graded_date(lymphodepletion, infusion)
-
-
 def first_graded_date(lymphodepletion: dt.date | None, infusion: dt.date) -> dt.date:
     """The first date whose results are graded: LD start, else the day after the infusion."""
     return lymphodepletion if lymphodepletion is not None else infusion + dt.timedelta(days=1)
@@ -204,8 +199,9 @@ def find_baselines(
 ) -> dict[str, int]:
     """Per test, the index of its baseline: the latest eligible result (ties: the later listed)."""
     chosen: dict[str, int] = {}
+    first_graded = first_graded_date(lymphodepletion, infusion)
     for index, lab in enumerate(labs):
-        if not baseline_cutoff_passes(lab.date, lymphodepletion, infusion):
+        if lab.date >= first_graded:  # baselines are dated before LD (or on/before infusion)
             continue
         best = chosen.get(lab.test)
         if best is None or lab.date >= labs[best].date:
@@ -278,10 +274,9 @@ def hypogammaglobulinemia(
     params: CtcaeParameters,
 ) -> tuple[bool | None, str]:
     """IgG < 400 mg/dL after baseline (protocol-defined); None when no IgG was measured then."""
+    first_graded = first_graded_date(lymphodepletion, infusion)
     after = [
-        (index, lab)
-        for index, lab in enumerate(labs or ())
-        if lab.test == "igg" and not baseline_cutoff_passes(lab.date, lymphodepletion, infusion)
+        (index, lab) for index, lab in enumerate(labs or ()) if lab.test == "igg" and lab.date >= first_graded
     ]
     if not after:
         return None, "no IgG measured after baseline"
