@@ -1,24 +1,18 @@
 from __future__ import annotations
 
+from typing import get_args
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nmocart.safety.crs import grade_assessment, grade_crs
 from nmocart.safety.episode import summarise
+from nmocart.safety.record import Oxygen
 
 from .helpers import INFUSION, PARAMS, crs, day
 
 P = PARAMS.crs
-OXYGEN = [
-    "none",
-    "blow_by",
-    "facemask",
-    "non_rebreather",
-    "venturi",
-    "cpap",
-    "bipap",
-    "mechanical_ventilation",
-]
+OXYGEN = [device for device in get_args(Oxygen) if device != "nasal_cannula"]  # graded without a flow
 
 
 def grade(**over: object) -> int:
