@@ -53,6 +53,17 @@ Evaluate = Callable[[SourceItem], Outcome]
 """Turns one raw record into its output line. Must be picklable for ``jobs > 1``."""
 
 
+def error_object(
+    source: str, id_key: str, id_value: str | None, problems: Sequence[str]
+) -> dict[str, object]:
+    """The line of a rejected record: ``{"source", id_key (when readable), "error"}``."""
+    out: dict[str, object] = {"source": source}
+    if id_value is not None:
+        out[id_key] = id_value
+    out["error"] = "; ".join(problems)
+    return out
+
+
 def is_ndjson(path: str) -> bool:
     """Whether ``path`` names an NDJSON stream (``-`` or a ``.ndjson``/``.jsonl`` file)."""
     return path == "-" or path.endswith(NDJSON_SUFFIXES)

@@ -35,6 +35,7 @@ _FIXES = {
     "greater_than": "correct the number",
     "greater_than_equal": "correct the number",
     "less_than": "correct the number",
+    "less_than_equal": "correct the number",
     "finite_number": "write a finite number",
 }
 

@@ -6,19 +6,10 @@ import datetime as dt
 
 import orjson
 
-from nmocart.batch import Outcome, SourceItem
+from nmocart.batch import Outcome, SourceItem, error_object
 from nmocart.eligibility import ScreeningResult, screen
 from nmocart.protocol import Protocol
 from nmocart.record import RecordError, parse_record
-
-
-def error_object(source: str, candidate_id: str | None, problems: list[str]) -> dict[str, object]:
-    """The error line of a rejected record: ``{"source", "candidate_id"?, "error"}``."""
-    out: dict[str, object] = {"source": source}
-    if candidate_id is not None:
-        out["candidate_id"] = candidate_id
-    out["error"] = "; ".join(problems)
-    return out
 
 
 def screen_item(
@@ -26,11 +17,11 @@ def screen_item(
 ) -> ScreeningResult | dict[str, object]:
     """The screening result of one raw record, or its error object."""
     if item.read_error is not None:
-        return error_object(item.source, None, [item.read_error])
+        return error_object(item.source, "candidate_id", None, [item.read_error])
     try:
         record = parse_record(item.payload)
     except RecordError as exc:
-        return error_object(item.source, exc.candidate_id, exc.problems)
+        return error_object(item.source, "candidate_id", exc.candidate_id, exc.problems)
     return screen(record, protocol, as_of)
 
 

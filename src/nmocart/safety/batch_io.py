@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from nmocart.batch import Outcome, SourceItem
+from nmocart.batch import Outcome, SourceItem, error_object
 from nmocart.input_errors import describe_validation_error, readable_id
 from nmocart.safety.grade import as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
@@ -35,23 +35,14 @@ def parse_record(data: bytes | str) -> SafetyRecord:
         raise RecordError(describe_validation_error(exc), readable_id(data, "subject_id")) from None
 
 
-def error_object(source: str, subject_id: str | None, problems: list[str]) -> dict[str, Any]:
-    """The error line of a rejected record: ``{"source", "subject_id"?, "error"}``."""
-    out: dict[str, Any] = {"source": source}
-    if subject_id is not None:
-        out["subject_id"] = subject_id
-    out["error"] = "; ".join(problems)
-    return out
-
-
-def read_item(item: SourceItem) -> SafetyRecord | dict[str, Any]:
+def read_item(item: SourceItem) -> SafetyRecord | dict[str, object]:
     """The validated record of one raw item, or its error object."""
     if item.read_error is not None:
-        return error_object(item.source, None, [item.read_error])
+        return error_object(item.source, "subject_id", None, [item.read_error])
     try:
         return parse_record(item.payload)
     except RecordError as exc:
-        return error_object(item.source, exc.subject_id, exc.problems)
+        return error_object(item.source, "subject_id", exc.subject_id, exc.problems)
 
 
 def grade_item(params: SafetyParameters, item: SourceItem) -> tuple[dict[str, Any], bool]:
