@@ -183,13 +183,10 @@ def run_batch(
     with progress:
         task = progress.add_task(title, total=progress_total, records=0, rejected=0, label=label)
         for chunk, outcomes in _ordered_outcomes(_chunks(items, CHUNK_SIZE), evaluate, jobs):
-            for outcome in outcomes:
-                out.write(outcome.line)
-                out.write(b"\n")
-                if outcome.ok:
-                    summary.evaluated += 1
-                else:
-                    summary.rejected += 1
+            out.write(b"\n".join(outcome.line for outcome in outcomes) + b"\n")
+            rejected = sum(1 for outcome in outcomes if not outcome.ok)
+            summary.rejected += rejected
+            summary.evaluated += len(outcomes) - rejected
             progress.update(
                 task,
                 advance=sum(i.size for i in chunk) if progress_total is not None else len(chunk),

@@ -134,11 +134,12 @@ class Chart:
         ) -> tuple[Item[T], ...] | None:
             if items is None:
                 return None
+            prefix = f"/{name}/"
             out = []
             for index, item in enumerate(items):
                 day = date_of(item)
                 if day is None or day <= ref:  # tuple.__new__: the cheap way to build many Items
-                    out.append(tuple.__new__(Item, (f"/{name}/{index}", item)))
+                    out.append(tuple.__new__(Item, (prefix + str(index), item)))
             return tuple(out)
 
         self.attacks = keep("attacks", record.attacks, lambda a: a.onset_date)

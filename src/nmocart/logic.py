@@ -9,14 +9,11 @@ keep only the explanation of the terms that decided the result.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 from typing import NamedTuple
 
 Truth = bool | None
 """True, false, or unknown (``None``)."""
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
 
 
 class Fact(NamedTuple):
@@ -66,9 +63,9 @@ def _merge(value: Truth, parts: list[Fact]) -> Fact:
         return _fact(value, only.reason, only.evidence, only.missing if value is None else ())
     return _fact(
         value,
-        "; ".join(_unique(p.reason for p in parts if p.reason)),
-        _unique(e for p in parts for e in p.evidence),
-        _unique(m for p in parts for m in p.missing) if value is None else (),
+        "; ".join(dict.fromkeys([p.reason for p in parts if p.reason])),
+        tuple(dict.fromkeys(chain.from_iterable([p.evidence for p in parts]))),
+        tuple(dict.fromkeys(chain.from_iterable([p.missing for p in parts]))) if value is None else (),
     )
 
 
