@@ -7,9 +7,12 @@ Pydantic's ``ValidationError`` and JSON decoding errors are turned into lines su
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 _FIXES = {
     "missing": "add the field",
@@ -113,3 +116,20 @@ def describe_json_error(exc: orjson.JSONDecodeError | ValueError) -> str:
     """A malformed-JSON message with the position, e.g. ``not valid JSON: ... (line 3 column 5)``."""
     text = str(exc)
     return f"(record): not valid JSON: {text}; fix the JSON syntax"
+
+
+class RecordError(ValueError):
+    """A record that failed validation: one line per problem, and its id when readable."""
+
+    def __init__(self, problems: list[str], record_id: str | None) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.record_id = record_id
+
+
+def parse_json_record(model: type[Model], data: bytes | str, id_key: str) -> Model:
+    """Validate one JSON record into ``model``; raise :class:`RecordError` naming every problem."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise RecordError(describe_validation_error(exc), readable_id(data, id_key)) from None

@@ -15,14 +15,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from nmocart.input_errors import FieldError, describe_validation_error, readable_id
+from nmocart.input_errors import FieldError, RecordError, parse_json_record
 from nmocart.units import UnitError, check_unit, unit_message
+
+__all__ = ["RecordError", "ScreeningRecord", "parse_record"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
@@ -256,18 +257,6 @@ class ScreeningRecord(BaseModel):
         return born
 
 
-class RecordError(ValueError):
-    """A record that failed validation: its id when readable, and one line per problem."""
-
-    def __init__(self, problems: list[str], candidate_id: str | None) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-        self.candidate_id = candidate_id
-
-
 def parse_record(data: bytes | str) -> ScreeningRecord:
-    """Validate one record from JSON text; raise :class:`RecordError` naming every problem."""
-    try:
-        return ScreeningRecord.model_validate_json(data)
-    except ValidationError as exc:
-        raise RecordError(describe_validation_error(exc), readable_id(data, "candidate_id")) from None
+    """Validate one screening record from JSON text; raise :class:`RecordError` naming every problem."""
+    return parse_json_record(ScreeningRecord, data, "candidate_id")

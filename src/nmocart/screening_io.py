@@ -21,7 +21,7 @@ def screen_item(
     try:
         record = parse_record(item.payload)
     except RecordError as exc:
-        return error_object(item.source, "candidate_id", exc.candidate_id, exc.problems)
+        return error_object(item.source, "candidate_id", exc.record_id, exc.problems)
     return screen(record, protocol, as_of)
 
 

@@ -5,7 +5,8 @@ from typing import Any
 import orjson
 import pytest
 
-from nmocart.safety.batch_io import RecordError, parse_record
+from nmocart.input_errors import RecordError
+from nmocart.safety.batch_io import parse_record
 from nmocart.safety.record import SafetyRecord
 
 from .helpers import crs_item, day, icans_item, ice, lab_item, record_dict
@@ -108,7 +109,7 @@ def test_ae_end_before_start() -> None:
 def test_invalid_json_is_reported_not_raised() -> None:
     with pytest.raises(RecordError) as info:
         parse_record(b"{not json")
-    assert info.value.subject_id is None
+    assert info.value.record_id is None
     assert info.value.problems
 
 

@@ -125,7 +125,7 @@ def test_readable_id_is_reported() -> None:
     record["sex"] = "x"
     with pytest.raises(RecordError) as caught:
         parse_record(json.dumps(record))
-    assert caught.value.candidate_id == "SCR-0001"
+    assert caught.value.record_id == "SCR-0001"
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity"])

@@ -9,30 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from nmocart.batch import Outcome, SourceItem, error_object
-from nmocart.input_errors import describe_validation_error, readable_id
+from nmocart.input_errors import RecordError, parse_json_record
 from nmocart.safety.grade import as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
 from nmocart.safety.record import SafetyRecord
 
 
-class RecordError(ValueError):
-    """A safety record that cannot be read: one line per problem, and the subject id if known."""
-
-    def __init__(self, problems: list[str], subject_id: str | None) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-        self.subject_id = subject_id
-
-
 def parse_record(data: bytes | str) -> SafetyRecord:
     """Validate one JSON safety record; raises :class:`RecordError` with field-path messages."""
-    try:
-        return SafetyRecord.model_validate_json(data)
-    except ValidationError as exc:
-        raise RecordError(describe_validation_error(exc), readable_id(data, "subject_id")) from None
+    return parse_json_record(SafetyRecord, data, "subject_id")
 
 
 def read_item(item: SourceItem) -> SafetyRecord | dict[str, object]:
@@ -42,7 +29,7 @@ def read_item(item: SourceItem) -> SafetyRecord | dict[str, object]:
     try:
         return parse_record(item.payload)
     except RecordError as exc:
-        return error_object(item.source, "subject_id", exc.subject_id, exc.problems)
+        return error_object(item.source, "subject_id", exc.record_id, exc.problems)
 
 
 def grade_item(params: SafetyParameters, item: SourceItem) -> tuple[dict[str, Any], bool]:
