@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
+
+from nmocart.record import NUMERIC_TESTS, ConditionCategory, DrugClass, QualitativeTest, SyndromeType
+from nmocart.units import ANALYTE_UNITS
 
 REF = dt.date(2026, 3, 2)
 
@@ -24,38 +27,11 @@ def section(item: st.SearchStrategy[dict[str, Any]], max_size: int = 5) -> st.Se
     return st.one_of(st.none(), st.lists(item, max_size=max_size))
 
 
-SYNDROMES = ["optic_neuritis", "acute_myelitis", "area_postrema", "brainstem", "diencephalic", "cerebral"]
-DRUGS = [
-    "systemic_corticosteroid",
-    "inhaled_corticosteroid",
-    "topical_corticosteroid",
-    "azathioprine",
-    "mycophenolate",
-    "rituximab",
-    "other_immunosuppressant",
-    "gene_therapy",
-    "other",
-]
-CATEGORIES = [
-    "epilepsy",
-    "cns_disease",
-    "long_qt",
-    "arrhythmia",
-    "heart_failure",
-    "other_cardiac",
-    "infection",
-    "hepatitis_b",
-    "hepatitis_c",
-    "hiv",
-    "other",
-]
-UNITS = {
-    "creatinine": ["mg/dL", "umol/L", "µmol/L"],
-    "total_bilirubin": ["mg/dL", "umol/L"],
-    "alt": ["U/L", "IU/L"],
-    "ast": ["U/L", "IU/L"],
-}
-QUALITATIVE = ["hbsag", "anti_hbc", "hbv_dna", "hcv_ab", "hcv_rna", "hiv_ag_ab"]
+SYNDROMES = list(get_args(SyndromeType))
+DRUGS = list(get_args(DrugClass))
+CATEGORIES = list(get_args(ConditionCategory))
+UNITS = {test: list(ANALYTE_UNITS[test].spellings) for test in NUMERIC_TESTS}
+QUALITATIVE = list(get_args(QualitativeTest))
 
 attacks = st.fixed_dictionaries(
     {
