@@ -139,12 +139,23 @@ def test_late_icaht_thresholds_need_two_measurements() -> None:
     assert late({0: 2.0, 40: 0.5, 50: 0.5, 60: 2.0}) == 3
     assert late({0: 2.0, 40: 0.1, 50: 0.5}) == 3
     assert late({0: 2.0, 40: 0.1, 50: 0.1}) == 4
-    assert late({0: 2.0, 40: 0.1}) is None  # one measurement cannot reach "at least two"
+    assert late({0: 2.0, 40: 0.1}) == 0  # measured, but no threshold reached by two measurements
 
 
 def test_late_window_is_days_31_to_100() -> None:
     assert late({0: 2.0, 30: 0.1, 31: 0.1, 100: 0.1, 101: 0.1}) == 4
-    assert late({0: 2.0, 30: 0.1, 31: 0.1, 101: 0.1, 102: 2.0}) is None
+    assert late({0: 2.0, 30: 0.1, 31: 0.1, 101: 0.1, 102: 2.0}) == 0  # one measurement inside
+    assert late({0: 2.0, 30: 0.1, 101: 0.1}) is None  # none inside: unknown, never 0
+
+
+def test_late_icaht_counts_measurements_not_dates() -> None:
+    two_draws_on_day_40 = [lab("anc", 0.05, "10^9/L", 40), lab("anc", 0.05, "10^9/L", 40)]
+    labs = [*series({0: 3.0, 60: 3.0}), *two_draws_on_day_40]
+    assert grade_icaht(labs, INFUSION, PARAMS.icaht).late_grade == 4
+
+
+def test_late_icaht_unknown_without_labs() -> None:
+    assert grade_icaht(None, INFUSION, PARAMS.icaht).late_grade is None
 
 
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=31, unique=True))

@@ -1,7 +1,8 @@
 """Early and late ICAHT from the ANC series (EHA/EBMT; safety spec section 5).
 
-The series has one value per measurement date (the lowest when a date has several draws),
-study days counted from the infusion. A day takes the latest ANC measured on or before it.
+For early ICAHT the series has one value per measurement date (the lowest when a date has
+several draws), study days counted from the infusion; a day takes the latest ANC measured
+on or before it. Late ICAHT counts every measurement of its window.
 """
 
 from __future__ import annotations
@@ -129,6 +130,36 @@ def early_grade(period: Period, params: IcahtParameters) -> int:
     )
 
 
+def late_grade(
+    labs: Sequence[LabResult] | None, infusion: dt.date, params: IcahtParameters
+) -> tuple[int | None, tuple[str, ...]]:
+    """Late ICAHT: the highest grade whose ANC threshold at least two measurements reach.
+
+    Every ANC measurement of the late window counts (two draws on one date are two
+    measurements, as the spec words it). With no measurement in the window the grade is
+    unknown (None), never 0; with one or more the spec's rule decides, 0 included.
+    """
+    window = f"days {params.late_first_day}-{params.late_last_day}"
+    values = [
+        measure("anc", lab.value, lab.unit)
+        for lab in labs or ()
+        if lab.test == "anc" and params.late_first_day <= (lab.date - infusion).days <= params.late_last_day
+    ]
+    if not values:
+        return None, (f"no ANC measured on {window}",)
+    for grade, limit in params.late_grade_by_max_anc:
+        reached = sum(compare(operator.le, v, limit, float(limit)) for v in values)
+        if reached >= params.late_min_measurements:
+            return grade, (
+                f"{reached} of {len(values)} ANC measurements <= {show(limit)} on {window} -> {grade}",
+            )
+    loosest = show(params.late_grade_by_max_anc[-1][1])
+    return 0, (
+        f"fewer than {params.late_min_measurements} of {len(values)} ANC measurements <= {loosest} "
+        f"on {window} -> 0",
+    )
+
+
 def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: IcahtParameters) -> Icaht:
     """Early ICAHT from the longest neutropenic period of days 0-30; late from days 31-100."""
     series = anc_series(labs, infusion, params)
@@ -153,22 +184,5 @@ def grade_icaht(labs: Sequence[LabResult] | None, infusion: dt.date, params: Ica
         last_measured = max(item.day for item in series if item.day <= last)
         if longest.last_day > last_measured:
             early_why += (f"ANC of day {last_measured} carried forward to day {longest.last_day}",)
-    late_values = [item.value for item in series if params.late_first_day <= item.day <= params.late_last_day]
-    window = f"days {params.late_first_day}-{params.late_last_day}"
-    late: int | None
-    if len(late_values) < params.late_min_measurements:
-        late = None
-        late_why = (
-            f"{len(late_values)} ANC measurement dates on {window}; {params.late_min_measurements} needed",
-        )
-    else:
-        late = 0
-        lowest_limit = show(params.late_grade_by_max_anc[-1][1])
-        late_why = (f"fewer than {params.late_min_measurements} ANC <= {lowest_limit} on {window} -> 0",)
-        for grade, limit in params.late_grade_by_max_anc:
-            reached = sum(compare(operator.le, v, limit, float(limit)) for v in late_values)
-            if reached >= params.late_min_measurements:
-                late = grade
-                late_why = (f"{reached} ANC <= {show(limit)} on {window} -> {grade}",)
-                break
+    late, late_why = late_grade(labs, infusion, params)
     return Icaht(early, late, early_why, late_why, longest)
