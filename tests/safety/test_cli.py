@@ -75,6 +75,17 @@ def test_no_episode_gives_grade_0_and_null_days(tmp_path: Path) -> None:
     assert out["icans"]["max_grade"] is None  # not collected stays unknown
     assert out["hypogammaglobulinemia"] is None
     assert out["icaht"]["early_grade"] is None
+    assert out["labs"] is None  # not collected: unknown, not "no results"
+    assert out["worst_lab_grades"] is None
+    text = runner.invoke(app, ["grade", "--format", "text", write(tmp_path / "s.json", rec)]).stdout
+    assert "labs: not collected" in text
+
+
+def test_labs_collected_empty_are_an_empty_list(tmp_path: Path) -> None:
+    rec = record_dict(crs_assessments=[crs_item()], labs=[])
+    out = orjson.loads(runner.invoke(app, ["grade", write(tmp_path / "s.json", rec)]).stdout)
+    assert out["labs"] == []
+    assert out["worst_lab_grades"] == {}
 
 
 def test_several_files_give_ndjson_and_a_bad_record_gives_exit_2(tmp_path: Path) -> None:

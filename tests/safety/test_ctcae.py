@@ -170,6 +170,7 @@ def test_baseline_is_latest_before_lymphodepletion() -> None:
     ]
     assert find_baselines(labs, LD_START, INFUSION) == {"anc": 1}
     graded = grade_labs(labs, LD_START, INFUSION, P)
+    assert graded is not None
     assert [item.lab_index for item in graded] == [2, 3]
     assert [item.grade for item in graded] == [2, 4]
     assert graded[0].baseline is not None
@@ -185,6 +186,7 @@ def test_baseline_without_lymphodepletion_is_on_or_before_infusion() -> None:
     ]
     assert find_baselines(labs, None, INFUSION) == {"alt": 1}
     graded = grade_labs(labs, None, INFUSION, P)
+    assert graded is not None
     assert [item.lab_index for item in graded] == [2]
 
 
@@ -194,7 +196,9 @@ def test_worst_grades_per_term_and_ungradable() -> None:
         lab("anc", 1.2, "10^9/L", 4, lower_limit=1.8),
         lab("alt", 500, "U/L", 3),
     ]
-    worst = worst_grades(grade_labs(labs, LD_START, INFUSION, P))
+    graded = grade_labs(labs, LD_START, INFUSION, P)
+    assert graded is not None
+    worst = worst_grades(graded)
     assert worst == {"Alanine aminotransferase increased": None, "Neutrophil count decreased": 4}
 
 
@@ -290,8 +294,14 @@ def test_only_post_baseline_ctcae_results_are_listed() -> None:
         lab("anc", 0.2, "10^9/L", 1, lower_limit=None),
     ]
     graded = grade_labs(labs, LD_START, INFUSION, P)
+    assert graded is not None
     assert [(x.lab_index, x.grade) for x in graded] == [(2, None)]
     assert graded[0].reason is not None
     assert graded[0].drivers == ()
     assert graded[0].baseline is not None
     assert graded[0].baseline.grade == 0
+
+
+def test_labs_not_collected_stay_unknown_not_empty() -> None:
+    assert grade_labs(None, LD_START, INFUSION, P) is None
+    assert grade_labs([], LD_START, INFUSION, P) == ()

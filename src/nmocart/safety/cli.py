@@ -48,7 +48,9 @@ def _grade_text(obj: dict[str, Any]) -> str:
                 f"  {name.upper()}: max grade {ep['max_grade']}, onset day {ep['onset_day']}, "
                 f"{days} day{'' if days == 1 else 's'}"
             )
-    for term, grade in obj["worst_lab_grades"].items():
+    if obj["worst_lab_grades"] is None:
+        lines.append("  labs: not collected")
+    for term, grade in (obj["worst_lab_grades"] or {}).items():
         lines.append(f"  {term}: worst grade {'ungradable' if grade is None else grade}")
     icaht = {k: "unknown" if v is None else v for k, v in obj["icaht"].items()}
     lines.append(f"  ICAHT: early {icaht['early_grade']}, late {icaht['late_grade']}")

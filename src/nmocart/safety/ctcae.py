@@ -214,8 +214,13 @@ def grade_labs(
     lymphodepletion: dt.date | None,
     infusion: dt.date,
     params: CtcaeParameters,
-) -> tuple[LabGrade, ...]:
-    """Every post-baseline result of a CTCAE-graded test, graded against its baseline."""
+) -> tuple[LabGrade, ...] | None:
+    """Every post-baseline result of a CTCAE-graded test, graded against its baseline.
+
+    None when the labs section was not collected (unknown), () when it was collected empty.
+    """
+    if labs is None:
+        return None
     if not labs:
         return ()
     baselines = find_baselines(labs, lymphodepletion, infusion)

@@ -26,8 +26,8 @@ class SubjectSafety:
     record: SafetyRecord
     crs: Episode
     icans: Episode
-    labs: tuple[LabGrade, ...]
-    worst_lab_grades: dict[str, int | None]
+    labs: tuple[LabGrade, ...] | None
+    worst_lab_grades: dict[str, int | None] | None
     icaht: Icaht
     hypogammaglobulinemia: bool | None
     hypogammaglobulinemia_driver: str
@@ -44,7 +44,7 @@ def grade_subject(record: SafetyRecord, params: SafetyParameters) -> SubjectSafe
         crs=grade_crs(record.crs_assessments, infusion, params.crs),
         icans=grade_icans(record.icans_assessments, infusion, params.icans),
         labs=labs,
-        worst_lab_grades=worst_grades(labs),
+        worst_lab_grades=None if labs is None else worst_grades(labs),
         icaht=grade_icaht(record.labs, infusion, params.icaht),
         hypogammaglobulinemia=hypogamma,
         hypogammaglobulinemia_driver=why,
@@ -117,7 +117,9 @@ def as_dict(result: SubjectSafety) -> dict[str, Any]:
         "subject_id": record.subject_id,
         "crs": _episode(result.crs, with_ice=False),
         "icans": _episode(result.icans, with_ice=True),
-        "labs": [_lab(item, (item.date - record.infusion_date).days) for item in result.labs],
+        "labs": None
+        if result.labs is None
+        else [_lab(item, (item.date - record.infusion_date).days) for item in result.labs],
         "worst_lab_grades": result.worst_lab_grades,
         "icaht": {
             "early_grade": icaht.early_grade,

@@ -125,11 +125,11 @@ def lab_shift(subjects: Sequence[SubjectSafety]) -> Table:
     terms: set[str] = set()
     for subject in subjects:
         by_term: dict[str, tuple[str, str]] = {}
-        for item in subject.labs:
+        for item in subject.labs or ():  # not collected: the subject is in no shift table
             terms.add(item.term)
             base = item.baseline
             base_grade = "no baseline" if base is None else _grade_text(base.grade)
-            worst = subject.worst_lab_grades.get(item.term)
+            worst = (subject.worst_lab_grades or {}).get(item.term)
             by_term[item.term] = (base_grade, _grade_text(worst))
         for term, (base_grade, worst_grade) in by_term.items():
             key = (term, base_grade, worst_grade)
