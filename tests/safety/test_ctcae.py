@@ -95,7 +95,7 @@ def test_transaminase_normal_baseline_cuts(test: str) -> None:
     cases = [(40, 0), (40.1, 1), (120, 1), (120.1, 2), (200, 2), (200.1, 3), (800, 3), (800.1, 4)]
     for value, want in cases:
         assert g(lab(test, value, "U/L", upper_limit=40), base) == want, value
-        assert g(lab(test, value, "IU/L", upper_limit=40), None) == want, value  # no baseline
+        assert g(lab(test, value, "U/L", upper_limit=40), None) == want, value  # no baseline
 
 
 @pytest.mark.parametrize("test", ["alt", "ast"])

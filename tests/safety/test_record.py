@@ -25,6 +25,12 @@ def test_valid_record_parses_and_keeps_null_sections_unknown() -> None:
     assert rec.icans_assessments == []
 
 
+def test_iu_per_litre_is_not_a_safety_unit_for_transaminases() -> None:
+    for test in ("alt", "ast"):
+        problems = errors(labs=[lab_item(test, 50, "IU/L")])
+        assert problems == [f"labs[0].unit: 'IU/L' is not a unit for {test} here; use U/L"]
+
+
 def test_unknown_unit_names_field_and_accepted_units() -> None:
     problems = errors(labs=[lab_item("creatinine", 80, "mmol/L")])
     assert problems == ["labs[0].unit: 'mmol/L' is not a unit for creatinine; use mg/dL, umol/L or µmol/L"]

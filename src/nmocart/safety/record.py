@@ -129,19 +129,29 @@ class LabResult(_Strict):
     value: Annotated[float, Field(ge=0)]
     unit: str = Field(
         description="Counts 10^9/L, 10^3/uL or /uL; hemoglobin g/dL or g/L; creatinine and bilirubin "
-        "mg/dL, umol/L or µmol/L; ALT/AST U/L or IU/L; IgG mg/dL or g/L."
+        "mg/dL, umol/L or µmol/L; ALT/AST U/L; IgG mg/dL or g/L."
     )
     lower_limit: Annotated[float, Field(ge=0, description="LLN in the result's own unit.")] | None
     upper_limit: Annotated[float, Field(ge=0, description="ULN in the result's own unit.")] | None
 
     @model_validator(mode="after")
     def _unit_known(self) -> LabResult:
-        """Any unit other than the accepted spellings for the test is an input error."""
+        """Any unit other than the accepted spellings for the test is an input error.
+
+        The safety spec lists only U/L for ALT and AST (the eligibility spec also takes IU/L).
+        """
+        if self.test in SAFETY_UNITS and self.unit not in SAFETY_UNITS[self.test]:
+            accepted = " or ".join(SAFETY_UNITS[self.test])
+            _fail(("unit",), f"{self.unit!r} is not a unit for {self.test} here; use {accepted}", self.unit)
         try:
             check_unit(self.test, self.unit)
         except ValueError as exc:
             _fail(("unit",), str(exc), self.unit)
         return self
+
+
+SAFETY_UNITS: dict[str, tuple[str, ...]] = {"alt": ("U/L",), "ast": ("U/L",)}
+"""Tests whose accepted units the safety spec narrows (section 1: 'ALT/AST in U/L')."""
 
 
 class AdverseEvent(_Strict):
