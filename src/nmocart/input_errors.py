@@ -112,12 +112,6 @@ def readable_id(data: bytes | str, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def describe_json_error(exc: orjson.JSONDecodeError | ValueError) -> str:
-    """A malformed-JSON message with the position, e.g. ``not valid JSON: ... (line 3 column 5)``."""
-    text = str(exc)
-    return f"(record): not valid JSON: {text}; fix the JSON syntax"
-
-
 class RecordError(ValueError):
     """A record that failed validation: one line per problem, and its id when readable."""
 

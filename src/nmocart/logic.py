@@ -24,11 +24,6 @@ class Fact(NamedTuple):
     evidence: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
-    @property
-    def known(self) -> bool:
-        """Whether the value is true or false."""
-        return self.value is not None
-
 
 def _fact(value: Truth, reason: str, evidence: tuple[str, ...], missing: tuple[str, ...] = ()) -> Fact:
     """Build a Fact through ``tuple.__new__``, half the cost of the generated ``__new__``.

@@ -16,7 +16,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from nmocart.input_errors import describe_json_error, describe_validation_error
+from nmocart.input_errors import describe_validation_error
 
 CRITERION_ORDER = tuple(f"IN{i}" for i in range(1, 8)) + tuple(f"EX{i}" for i in range(1, 13))
 """The 19 criteria in the order results list them."""
@@ -145,8 +145,6 @@ def parse_protocol(data: bytes, source: str) -> Protocol:
     except ValidationError as exc:
         lines = describe_validation_error(exc)
         raise ProtocolError(f"{source}: " + f"\n{source}: ".join(lines)) from None
-    except ValueError as exc:  # pragma: no cover - pydantic wraps JSON errors itself
-        raise ProtocolError(f"{source}: {describe_json_error(exc)}") from None
 
 
 def default_protocol_bytes() -> bytes:

@@ -9,7 +9,7 @@ coercion, no unknown fields, no unknown vocabulary words, no unlisted units.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 from pydantic import (
     BaseModel,
@@ -67,7 +67,7 @@ ConditionCategory: TypeAlias = Literal[
 ]
 NumericTest: TypeAlias = Literal["creatinine", "alt", "ast", "total_bilirubin"]
 QualitativeTest: TypeAlias = Literal["hbsag", "anti_hbc", "hbv_dna", "hcv_ab", "hcv_rna", "hiv_ag_ab"]
-NUMERIC_TESTS: tuple[str, ...] = ("creatinine", "alt", "ast", "total_bilirubin")
+NUMERIC_TESTS: tuple[str, ...] = get_args(NumericTest)
 PosNeg: TypeAlias = Literal["positive", "negative"]
 
 
