@@ -23,6 +23,7 @@ from nmocart.record import (
     Condition,
     Lab,
     Medication,
+    PregnancyTest,
     ScreeningRecord,
 )
 from nmocart.units import canonical_unit, exceeds, per_canonical, to_canonical
@@ -187,6 +188,13 @@ class Chart:
     def in_window(self, items: tuple[Item[T], ...], date_of: Callable[[T], dt.date]) -> list[Item[T]]:
         """The items dated inside [ref - screening_window_days, ref]."""
         return [i for i in items if within(date_of(i.value), self.window_start, self.ref)]
+
+    @cached_property
+    def latest_pregnancy_tests(self) -> list[Item[PregnancyTest]] | None:
+        """The latest pregnancy tests in the window (all on a tie); None if not collected (IN7, EX3)."""
+        if self.pregnancy_tests is None:
+            return None
+        return latest(self.in_window(self.pregnancy_tests, lambda t: t.date), lambda t: t.date)
 
     def latest_labs(self, test: str) -> list[Item[Lab]] | None:
         """The latest results of ``test`` in the window (all of them on a tie); None if not collected."""
@@ -549,13 +557,10 @@ def in7_pregnancy_contraception(chart: Chart) -> Assessment:
             ["/childbearing_potential: whether the candidate can become pregnant"],
             ["/childbearing_potential"],
         )
-    group = (
-        None
-        if chart.pregnancy_tests is None
-        else latest(chart.in_window(chart.pregnancy_tests, lambda t: t.date), lambda t: t.date)
-    )
     negative_test = logic.negate(
-        _positive_test(group, lambda t: t.result, "pregnancy test", _pregnancy_missing(chart))
+        _positive_test(
+            chart.latest_pregnancy_tests, lambda t: t.result, "pregnancy test", _pregnancy_missing(chart)
+        )
     )
     contraception = _flag(
         rec.contraception_agreed,
@@ -645,12 +650,12 @@ def ex3_pregnant_or_lactating(chart: Chart) -> Assessment:
         return logic.false("male candidate", ["/sex"])
     pregnant = _flag(rec.pregnant, "/pregnant", "pregnant", "not pregnant", "whether pregnant")
     lactating = _flag(rec.lactating, "/lactating", "lactating", "not lactating", "whether lactating")
-    if chart.pregnancy_tests is None:
+    group = chart.latest_pregnancy_tests
+    if group is None:
         test = logic.unknown(
             "pregnancy tests not collected", [_pregnancy_missing(chart)], ["/pregnancy_tests"]
         )
     else:
-        group = latest(chart.in_window(chart.pregnancy_tests, lambda t: t.date), lambda t: t.date)
         test = (
             _positive_test(group, lambda t: t.result, "pregnancy test", _pregnancy_missing(chart))
             if group
