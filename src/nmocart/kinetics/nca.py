@@ -46,19 +46,8 @@ PARAMETERS: tuple[str, ...] = (
 )
 """The numeric per-profile parameters of spec section 3, in column order."""
 
-LAMBDA_Z_DERIVED: tuple[str, ...] = (
-    "lambda_z",
-    "half_life",
-    "r_squared",
-    "adj_r_squared",
-    "lambda_z_n_points",
-    "lambda_z_time_first",
-    "lambda_z_time_last",
-    "span_ratio",
-    "clast_pred",
-    "aucinf_obs",
-)
-"""The parameters that exist only when a terminal phase is selected."""
+LAMBDA_Z_DERIVED: tuple[str, ...] = PARAMETERS[PARAMETERS.index("lambda_z") :]
+"""The parameters that exist only when a terminal phase is selected (spec section 3 puts them last)."""
 
 
 @dataclass(frozen=True)
