@@ -13,10 +13,10 @@ from pathlib import Path
 from setuptools import setup
 
 COMPILED = [
-    "src/nmocart/logic.py",
-    "src/nmocart/dates.py",
-    "src/nmocart/units.py",
-    "src/nmocart/eligibility.py",
+    "src/nmocart/kernel/logic.py",
+    "src/nmocart/kernel/dates.py",
+    "src/nmocart/kernel/units.py",
+    "src/nmocart/screening/eligibility.py",
 ]
 
 if os.environ.get("NMOCART_PURE_PYTHON") == "1":

@@ -16,7 +16,7 @@ import time
 
 import orjson
 
-from nmocart.safety.batch_io import parse_record
+from nmocart.batch.safety import parse_record
 from nmocart.safety.grade import as_dict, grade_subject
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.synthetic import synthetic_study

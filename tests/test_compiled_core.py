@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import nmocart
-from nmocart import eligibility
+from nmocart.screening import eligibility
 
 
 def test_stale_extension_is_refused(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmocart.dates import completed_years, months_before
+from nmocart.kernel.dates import completed_years, months_before
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from nmocart import logic
+from nmocart.kernel import logic
 
 T = logic.true("t", ["/t"])
 F = logic.false("f", ["/f"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nmocart.protocol import CRITERION_ORDER, load_protocol
+from nmocart.screening.protocol import CRITERION_ORDER, load_protocol
 
 
 def test_criteria_are_verbatim_protocol_text(shared_dir: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmocart.units import ANALYTE_UNITS, UnitError, check_unit, exact, exceeds, to_canonical
+from nmocart.kernel.units import ANALYTE_UNITS, UnitError, check_unit, exact, exceeds, to_canonical
 
 
 @pytest.mark.parametrize(

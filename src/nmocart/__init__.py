@@ -11,8 +11,8 @@ def refuse_stale_compiled_core(here: Path) -> None:
     The screening core is compiled with mypyc at install time (``setup.py``); in an
     editable install the extension sits beside its ``.py`` and would win the import.
     """
-    for extension in here.glob("*.so"):
-        source = here / (extension.name.split(".", 1)[0] + ".py")
+    for extension in sorted(here.rglob("*.so")):
+        source = extension.parent / (extension.name.split(".", 1)[0] + ".py")
         if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
             raise ImportError(
                 f"{extension.name} is older than {source.name}: the compiled screening core is stale; "

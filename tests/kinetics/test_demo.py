@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from nmocart.cli import app
-from nmocart.kinetics.demo import SAMPLES_NAME, write_demo
+from nmocart.demo.kinetics import SAMPLES_NAME, write_demo
 
 
 def test_demo_is_reproducible_and_matches_the_cli(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from nmocart.safety.batch_io import parse_record
+from nmocart.batch.safety import parse_record
 from nmocart.safety.parameters import SafetyParameters, load_parameters
 from nmocart.safety.record import CrsAssessment, IcansAssessment, LabResult, SafetyRecord
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from nmocart.safety.cli import app
+from nmocart.cli.safety import app
 
 from .helpers import crs_item, day, icans_item, ice, lab_item, record_dict
 

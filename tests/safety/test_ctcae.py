@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nmocart.kernel.units import to_canonical
 from nmocart.safety.ctcae import (
     find_baselines,
     grade_labs,
@@ -15,7 +16,6 @@ from nmocart.safety.ctcae import (
     worst_grades,
 )
 from nmocart.safety.record import LabResult
-from nmocart.units import to_canonical
 
 from .helpers import INFUSION, LD_START, PARAMS, lab
 

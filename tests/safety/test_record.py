@@ -5,8 +5,8 @@ from typing import Any
 import orjson
 import pytest
 
-from nmocart.input_errors import RecordError
-from nmocart.safety.batch_io import parse_record
+from nmocart.batch.safety import parse_record
+from nmocart.kernel.errors import RecordError
 from nmocart.safety.record import SafetyRecord
 
 from .helpers import crs_item, day, icans_item, ice, lab_item, record_dict

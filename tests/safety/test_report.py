@@ -5,9 +5,9 @@ from pathlib import Path
 
 import orjson
 
-from nmocart.safety.batch_io import parse_record
-from nmocart.safety.demo import write_demo
-from nmocart.safety.report import (
+from nmocart.batch.safety import parse_record
+from nmocart.demo.safety import write_demo
+from nmocart.reports.safety import (
     build_tables,
     episode_incidence,
     grade_all,

@@ -9,9 +9,9 @@ from functools import cache
 from typing import Any
 
 from nmocart.demo import example_bytes
-from nmocart.eligibility import ScreeningResult, screen
-from nmocart.protocol import Protocol, load_protocol
-from nmocart.record import parse_record
+from nmocart.screening.eligibility import ScreeningResult, screen
+from nmocart.screening.protocol import Protocol, load_protocol
+from nmocart.screening.record import parse_record
 
 REF = dt.date(2026, 3, 2)
 """The examples' screening date."""

@@ -7,8 +7,14 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from nmocart.record import NUMERIC_TESTS, ConditionCategory, DrugClass, QualitativeTest, SyndromeType
-from nmocart.units import ANALYTE_UNITS
+from nmocart.kernel.units import ANALYTE_UNITS
+from nmocart.screening.record import (
+    NUMERIC_TESTS,
+    ConditionCategory,
+    DrugClass,
+    QualitativeTest,
+    SyndromeType,
+)
 
 REF = dt.date(2026, 3, 2)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nmocart.record import RecordError, parse_record
+from nmocart.screening.record import RecordError, parse_record
 
 from .builders import base, lab
 

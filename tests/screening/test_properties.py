@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmocart.eligibility import ScreeningResult
+from nmocart.screening.eligibility import ScreeningResult
 
 from .builders import run
 from .strategies import REMOVABLE, records

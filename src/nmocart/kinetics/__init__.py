@@ -1,1 +1,1 @@
-"""Cellular kinetics: non-compartmental analysis of CAR-T expansion and persistence."""
+"""Cellular kinetics domain core: sample tables, NCA, summaries and the Stein generator."""

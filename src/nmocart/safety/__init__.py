@@ -1,1 +1,1 @@
-"""Safety grading: CRS and ICANS (ASTCT), CTCAE v5.0 lab grades, ICAHT, and the safety report."""
+"""Safety grading: CRS and ICANS (ASTCT), CTCAE v5.0 lab grades, ICAHT."""

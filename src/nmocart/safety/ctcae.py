@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
+from nmocart.kernel.units import canonical_unit
 from nmocart.safety.measure import (
     Measure,
     compare,
@@ -23,7 +24,6 @@ from nmocart.safety.measure import (
 )
 from nmocart.safety.parameters import Below, CtcaeParameters, Cut, show
 from nmocart.safety.record import LabResult
-from nmocart.units import canonical_unit
 
 
 class Baseline(NamedTuple):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nmocart
+from nmocart.kernel.units import canonical_unit
 from nmocart.safety.crs import grade_crs
 from nmocart.safety.ctcae import LabGrade, grade_labs, hypogammaglobulinemia, worst_grades
 from nmocart.safety.episode import Episode
@@ -16,7 +17,6 @@ from nmocart.safety.icaht import Icaht, grade_icaht
 from nmocart.safety.icans import grade_icans
 from nmocart.safety.parameters import SafetyParameters
 from nmocart.safety.record import SafetyRecord
-from nmocart.units import canonical_unit
 
 
 @dataclass(frozen=True)

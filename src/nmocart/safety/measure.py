@@ -2,7 +2,7 @@
 
 A value and its limits arrive as decimals written in JSON. Comparing ``value <op> k x ref``
 in floating point is wrong only when both sides agree to about 15 significant digits; then
-(and only then) the comparison is redone with exact fractions (``nmocart.units``). The margin
+(and only then) the comparison is redone with exact fractions (``nmocart.kernel.units``). The margin
 below is a thousand times the worst rounding error of the float path, so the result always
 equals the exact comparison, and a value exactly on a cut (500 /uL against 0.5 x 10^9/L)
 is decided exactly.
@@ -15,7 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from nmocart.units import ANALYTE_UNITS, exact, to_canonical
+from nmocart.kernel.units import ANALYTE_UNITS, exact, to_canonical
 
 RELATIVE_MARGIN = 1e-12
 """Float differences smaller than this (relative) are re-decided exactly."""

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nmocart.units import check_unit
+from nmocart.kernel.units import check_unit
 
 
 class _Strict(BaseModel):

@@ -13,13 +13,14 @@ import orjson
 import typer
 from rich.console import Console
 
-from nmocart import batch, screening_report
-from nmocart.eligibility import ScreeningResult
-from nmocart.kinetics import cli as kinetics_cli
-from nmocart.protocol import Protocol, ProtocolError, load_protocol
-from nmocart.record import ScreeningRecord
-from nmocart.safety import cli as safety_cli
-from nmocart.screening_io import evaluate_item, screen_item
+from nmocart import batch
+from nmocart.batch.screening import evaluate_item, screen_item
+from nmocart.cli import kinetics as kinetics_cli
+from nmocart.cli import safety as safety_cli
+from nmocart.reports import screening as screening_report
+from nmocart.screening.eligibility import ScreeningResult
+from nmocart.screening.protocol import Protocol, ProtocolError, load_protocol
+from nmocart.screening.record import ScreeningRecord
 
 app = typer.Typer(
     name="nmocart",

@@ -326,7 +326,7 @@ def render_html(
 ) -> str:
     """The self-contained report page (inline CSS and SVG)."""
     env = Environment(
-        loader=PackageLoader("nmocart", "templates"),
+        loader=PackageLoader("nmocart.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         keep_trailing_newline=True,
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
-from nmocart import screening_report
-from nmocart.eligibility import screen
-from nmocart.protocol import load_protocol
-from nmocart.record import parse_record
+from nmocart.reports import screening as screening_report
+from nmocart.screening.eligibility import screen
+from nmocart.screening.protocol import load_protocol
+from nmocart.screening.record import parse_record
 
 EXAMPLES = ("eligible", "ineligible", "incomplete")
 """The study team's example candidates shipped in ``nmocart/data/examples``."""
@@ -29,8 +29,8 @@ def example_bytes(name: str) -> bytes:
 
 def run(out: Path, console: Console) -> list[Path]:
     """All three capabilities on the embedded defaults; returns every path written."""
-    from nmocart.kinetics.demo import write_demo as kinetics_demo
-    from nmocart.safety.demo import write_demo as safety_demo
+    from nmocart.demo.kinetics import write_demo as kinetics_demo
+    from nmocart.demo.safety import write_demo as safety_demo
 
     console.rule("[bold]Screening: the study team's three example candidates")
     written = run_screening(out / "screening", console)

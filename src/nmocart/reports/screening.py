@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nmocart import __version__
-from nmocart.eligibility import ScreeningResult
+from nmocart.screening.eligibility import ScreeningResult
 
 VERDICT_STYLE = {
     "met": "green",
@@ -71,7 +71,7 @@ def verdict_tally(result: ScreeningResult) -> list[tuple[str, int]]:
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("nmocart", "templates"),
+        loader=jinja2.PackageLoader("nmocart.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

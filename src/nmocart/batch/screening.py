@@ -7,9 +7,9 @@ import datetime as dt
 import orjson
 
 from nmocart.batch import Outcome, SourceItem, error_object
-from nmocart.eligibility import ScreeningResult, screen
-from nmocart.protocol import Protocol
-from nmocart.record import RecordError, parse_record
+from nmocart.screening.eligibility import ScreeningResult, screen
+from nmocart.screening.protocol import Protocol
+from nmocart.screening.record import RecordError, parse_record
 
 
 def screen_item(

@@ -14,11 +14,12 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Generic, Literal, NamedTuple, TypeVar
 
-from nmocart import logic
-from nmocart.dates import completed_years, days_after, days_before, months_before, within
-from nmocart.logic import Fact, all_of, any_of
-from nmocart.protocol import CRITERION_ORDER, Parameters, Protocol
-from nmocart.record import (
+from nmocart.kernel import logic
+from nmocart.kernel.dates import completed_years, days_after, days_before, months_before, within
+from nmocart.kernel.logic import Fact, all_of, any_of
+from nmocart.kernel.units import canonical_unit, exceeds, per_canonical, to_canonical
+from nmocart.screening.protocol import CRITERION_ORDER, Parameters, Protocol
+from nmocart.screening.record import (
     Attack,
     Condition,
     Lab,
@@ -26,7 +27,6 @@ from nmocart.record import (
     PregnancyTest,
     ScreeningRecord,
 )
-from nmocart.units import canonical_unit, exceeds, per_canonical, to_canonical
 
 InclusionVerdict = Literal["met", "not_met", "unknown", "not_applicable"]
 ExclusionVerdict = Literal["present", "absent", "unknown"]

@@ -12,10 +12,10 @@ import orjson
 import typer
 
 from nmocart import batch
-from nmocart.safety.batch_io import evaluate_item, grade_item, read_item
+from nmocart.batch.safety import evaluate_item, grade_item, read_item
+from nmocart.reports.safety import write_report
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.record import SafetyRecord
-from nmocart.safety.report import write_report
 
 app = typer.Typer(help="Grade CRS, ICANS, labs and ICAHT; build the safety report.", no_args_is_help=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from nmocart.batch import Outcome, SourceItem, error_object
-from nmocart.input_errors import RecordError, parse_json_record
+from nmocart.kernel.errors import RecordError, parse_json_record
 from nmocart.safety.grade import as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
 from nmocart.safety.record import SafetyRecord

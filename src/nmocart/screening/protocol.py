@@ -16,7 +16,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from nmocart.input_errors import describe_validation_error
+from nmocart.kernel.errors import describe_validation_error
 
 CRITERION_ORDER = tuple(f"IN{i}" for i in range(1, 8)) + tuple(f"EX{i}" for i in range(1, 13))
 """The 19 criteria in the order results list them."""

@@ -15,7 +15,6 @@ from pathlib import Path
 import jinja2
 
 from nmocart.kinetics.nca import PARAMETERS, NcaResult
-from nmocart.kinetics.plots import plot_individual, plot_median
 from nmocart.kinetics.samples import SampleTable
 from nmocart.kinetics.summary import SUMMARY_COLUMNS, summarise, summary_csv
 from nmocart.kinetics.table import (
@@ -26,6 +25,7 @@ from nmocart.kinetics.table import (
     table_csv,
     table_json,
 )
+from nmocart.reports.kinetics_plots import plot_individual, plot_median
 
 
 def _slug(text: str) -> str:
@@ -75,7 +75,7 @@ def render_report(
 ) -> str:
     """The HTML report: options, summary, per-subject table with notes, embedded figures."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("nmocart", "templates"),
+        loader=jinja2.PackageLoader("nmocart.reports", "templates"),
         autoescape=True,
         keep_trailing_newline=True,
     )

@@ -84,7 +84,7 @@ def nca_command(
     result = compute_nca(samples.profiles, NcaOptions(auc_method=auc_method.value))
     if out is not None:
         # Written before anything reaches stdout, so a failure leaves no partial table behind.
-        from nmocart.kinetics.report import write_outputs
+        from nmocart.reports.kinetics import write_outputs
 
         try:
             written = write_outputs(out, samples, result, source_name=file.name)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from nmocart.kinetics import stein
 from nmocart.kinetics.nca import compute_nca
-from nmocart.kinetics.report import write_outputs
 from nmocart.kinetics.samples import read_samples
+from nmocart.reports.kinetics import write_outputs
 
 DEMO_SUBJECTS = 12
 DEMO_SEED = 20190917

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import orjson
 
-from nmocart.safety.batch_io import parse_record
+from nmocart.batch.safety import parse_record
+from nmocart.reports.safety import write_report
 from nmocart.safety.grade import as_dict, grade_subject
 from nmocart.safety.parameters import load_parameters
-from nmocart.safety.report import write_report
 from nmocart.safety.synthetic import synthetic_study
 
 DEMO_SUBJECTS = 12

@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from nmocart.input_errors import FieldError, RecordError, parse_json_record
-from nmocart.units import UnitError, check_unit, unit_message
+from nmocart.kernel.errors import FieldError, RecordError, parse_json_record
+from nmocart.kernel.units import UnitError, check_unit, unit_message
 
 __all__ = ["RecordError", "ScreeningRecord", "parse_record"]
 
