@@ -9,7 +9,12 @@ from typing import Any
 
 import orjson
 
+from nmocart.cdisc.domains import Dataset, Study
+from nmocart.cdisc.inputs import Sourced, StudyInput, enrolment_from_text, kinetics_from_text
 from nmocart.demo import example_bytes
+from nmocart.safety.record import SafetyRecord
+from nmocart.screening.protocol import load_protocol
+from nmocart.screening.record import parse_record
 
 INFUSION = dt.date(2026, 3, 20)
 
@@ -184,3 +189,45 @@ def write_study(
         paths["enrolment"] = folder / "enrolment.csv"
         paths["enrolment"].write_text(enrolment, encoding="utf-8")
     return paths
+
+
+ENROLLED_ONLY_KINETICS = "".join(line + "\n" for line in KINETICS.splitlines() if "SYN-900" not in line)
+"""The samples of SUBJ-001 only (for studies with an enrolment file, where SYN-900 is not enrolled)."""
+
+
+def study_input(
+    screening: list[dict[str, Any]] | None = None,
+    safety: list[dict[str, Any]] | None = None,
+    kinetics: str = KINETICS,
+    enrolment: str | None = None,
+) -> StudyInput:
+    """The study in memory, as the web application hands it to the exporter."""
+    return StudyInput(
+        load_protocol(),
+        tuple(
+            Sourced(f"screening.ndjson:{i}", parse_record(orjson.dumps(r)))
+            for i, r in enumerate(screening if screening is not None else screening_records(), start=1)
+        ),
+        tuple(
+            Sourced(f"safety.ndjson:{i}", SafetyRecord.model_validate_json(orjson.dumps(r)))
+            for i, r in enumerate(safety if safety is not None else safety_records(), start=1)
+        ),
+        kinetics_from_text("samples.csv", kinetics),
+        None if enrolment is None else enrolment_from_text("enrolment.csv", enrolment),
+        "enrolment.csv",
+    )
+
+
+def enrolled_study() -> StudyInput:
+    """SCR-0001 enrolled and treated as SUBJ-001, SCR-0004 enrolled as SUBJ-002 (not treated)."""
+    return study_input(safety=safety_records()[:1], kinetics=ENROLLED_ONLY_KINETICS, enrolment=ENROLMENT)
+
+
+def rows(ds: Dataset) -> list[dict[str, Any]]:
+    """A dataset's rows as dicts by variable name."""
+    return [dict(zip(ds.meta.names, row, strict=True)) for row in ds.rows]
+
+
+def dataset(study: Study, name: str) -> list[dict[str, Any]]:
+    """The rows of one dataset of a built study."""
+    return rows(next(ds for ds in study.datasets if ds.meta.name == name))

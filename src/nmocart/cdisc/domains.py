@@ -119,7 +119,7 @@ def decimal_text(x: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------- TI
-def testcd(criterion_id: str) -> str:
+def ietestcd(criterion_id: str) -> str:
     """IETESTCD: ``IN``/``EX`` + two digits (``IN1`` -> ``IN01``, ``EX12`` -> ``EX12``)."""
     return f"{criterion_id[:2]}{int(criterion_id[2:]):02d}"
 
@@ -159,9 +159,9 @@ def build_ti(protocol: Protocol) -> tuple[Dataset, dict[str, str]]:
     for c in protocol.criteria:
         text, short = criterion_text(c.text)
         if short:
-            shortened[testcd(c.id)] = collapse(c.text)
+            shortened[ietestcd(c.id)] = collapse(c.text)
         ds.add(
-            (protocol.id, "TI", testcd(c.id), text, _category(c.kind), protocol.version),
+            (protocol.id, "TI", ietestcd(c.id), text, _category(c.kind), protocol.version),
             f"protocol {protocol.id} v{protocol.version} criterion {c.id}",
         )
     return ds, shortened
@@ -321,7 +321,7 @@ def build_ie(protocol: Protocol, people: Sequence[Person]) -> Dataset:
                     person.usubjid,
                     seq,
                     c.id,
-                    testcd(c.id),
+                    ietestcd(c.id),
                     text,
                     _category(c.kind),
                     result,
