@@ -163,7 +163,7 @@ def test_original_units_map_to_cdisc_units_and_standard_values_are_converted() -
 
 def test_baseline_and_last_observation_before_exposure_flags() -> None:
     lb = _lb()
-    # LD starts on day -5: the baseline is the day -6 result; the infusion-day result is the last before exposure
+    # LD starts on day -5: the baseline is the day -6 result; the infusion-day one is last before exposure
     assert [k for k, r in lb.items() if r["LBBLFL"] == "Y"] == ["/labs/4", "/labs/6", "/labs/1"]
     assert [k for k, r in lb.items() if r["LBLOBXFL"] == "Y"] == ["/labs/4", "/labs/6", "/labs/2"]
 

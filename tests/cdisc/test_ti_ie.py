@@ -40,7 +40,8 @@ def test_in3_gets_the_study_teams_meaningful_text_and_the_full_text_goes_to_defi
     assert list(shortened) == ["IN03"]
     full = shortened["IN03"]
     assert len(full) == 559
-    assert "\n" not in full and "  " not in full
+    assert "\n" not in full
+    assert "  " not in full
     assert full == " ".join(protocol.criterion("IN3").text.split())
 
 
