@@ -70,15 +70,17 @@ def metadata_problems(meta: DatasetMeta) -> list[str]:
 def v5_problems(dataset: Dataset) -> list[str]:
     """Every value of ``dataset`` that XPT v5 cannot hold, with the row's source and the fix."""
     problems = metadata_problems(dataset.meta)
-    for j, var in enumerate(dataset.meta.variables):
-        if var.numeric:
-            continue
-        for row, source in zip(dataset.rows, dataset.sources, strict=True):
+    texts = [(j, v.name) for j, v in enumerate(dataset.meta.variables) if not v.numeric]
+    for row, source in zip(dataset.rows, dataset.sources, strict=True):
+        found: dict[tuple[str, str], list[str]] = {}  # one line per source value, naming every variable
+        for j, name in texts:
             value = row[j]
             if isinstance(value, str):
                 why = text_problem(value)
                 if why is not None:
-                    problems.append(f"{source}: {dataset.meta.name}.{var.name} {value[:60]!r} {why}")
+                    found.setdefault((value, why), []).append(f"{dataset.meta.name}.{name}")
+        for (value, why), names in found.items():
+            problems.append(f"{source}: {', '.join(names)} {value[:60]!r} {why}")
     return problems
 
 
