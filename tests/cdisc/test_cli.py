@@ -1,4 +1,4 @@
-"""``nmocart cdisc export``: the spec section 1 contract (exit 0 written, exit 2 rejected, nothing written)."""
+"""``nmocart cdisc export``: spec section 1 (exit 0 written; exit 2 rejected, nothing written)."""
 
 from __future__ import annotations
 
