@@ -168,3 +168,25 @@ def test_an_enrolled_candidate_who_is_not_eligible_is_a_warning(tmp_path: Path) 
         "warning: candidate SCR-0003 is enrolled as SUBJ-001 but its screening decision is incomplete"
         in res.stderr
     )
+
+
+def test_a_failed_check_is_reported_and_nothing_is_written(
+    enrolled: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nmocart.cdisc import export as export_module
+    from nmocart.cdisc.validation import Check
+
+    def broken(folder: Path) -> list[Check]:
+        return [Check("forced failure", "dm.json", False, "for the test", ("row 0: bad",))]
+
+    monkeypatch.setattr(export_module, "validate_export", broken)
+    report = tmp_path / "report.html"
+    res = runner.invoke(
+        app, _args(enrolled, tmp_path / "sdtm", "--created", "2026-11-25T12:00:00", "--report", str(report))
+    )
+    assert res.exit_code == 2
+    assert "forced failure (dm.json): row 0: bad" in res.stderr
+    assert not (tmp_path / "sdtm").exists()
+    page = report.read_text(encoding="utf-8")
+    assert "INVALID: nothing was written" in page
+    assert "row 0: bad" in page

@@ -319,3 +319,18 @@ def test_same_input_same_bytes(tmp_path: Path, exported: ExportResult) -> None:
             exported.folder / "json" / f"{name}.json"
         ).read_bytes()
     assert (again.folder / "define.xml").read_bytes() == (exported.folder / "define.xml").read_bytes()
+
+
+def test_the_shipped_schemas_are_the_study_teams_reference_files(shared_dir: Path) -> None:
+    reference = shared_dir / "reference" / "cdisc"
+    shipped = Path(__file__).resolve().parents[2] / "src" / "nmocart" / "data" / "cdisc"
+    files = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
+    assert len(files) >= 13
+    for relative in files:
+        assert (shipped / relative).read_bytes() == (reference / relative).read_bytes(), relative
+
+
+def test_define_validates_against_the_reference_xsd(exported: ExportResult, shared_dir: Path) -> None:
+    xsd = shared_dir / "reference" / "cdisc" / "define-xml-2.1" / "cdisc-define-2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(exported.folder / "define.xml"))), schema.error_log
