@@ -37,7 +37,7 @@ class XptFormatError(ValueError):
 
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be a v5 character value (None when it can)."""
-    if not PRINTABLE_ASCII.match(text):
+    if not (text.isascii() and text.isprintable()):
         bad = next(ch for ch in text if not 0x20 <= ord(ch) <= 0x7E)
         return (
             f"holds {bad!r} (U+{ord(bad):04X}); XPT v5 values are printable ASCII only, write it "
@@ -120,24 +120,25 @@ def read_rows(path: Path, meta: DatasetMeta) -> tuple[list[tuple[Value, ...]], l
     Missing reads back as '' (text) or NaN (numbers); both become None; integers become int.
     """
 
+    def number(cell: float, integer: bool) -> Value:
+        if cell != cell:  # NaN: SAS missing
+            return None
+        return int(cell) if integer and float(cell).is_integer() else float(cell)
+
+    def text(cell: object) -> Value:
+        value = cell.decode("ascii") if isinstance(cell, bytes) else str(cell)
+        return value if value != "" else None
+
     def normal(df: pd.DataFrame) -> list[tuple[Value, ...]]:
-        out = []
-        for record in df.itertuples(index=False, name=None):
-            row: list[Value] = []
-            for var, cell in zip(meta.variables, record, strict=True):
-                if var.numeric:
-                    number = float(cell)
-                    if number != number:
-                        row.append(None)
-                    elif var.data_type == "integer" and number.is_integer():
-                        row.append(int(number))
-                    else:
-                        row.append(number)
-                else:
-                    text = cell.decode("ascii") if isinstance(cell, bytes) else str(cell)
-                    row.append(text if text != "" else None)
-            out.append(tuple(row))
-        return out
+        columns: list[list[Value]] = []
+        for var, name in zip(meta.variables, df.columns, strict=True):
+            cells = df[name].tolist()
+            if var.numeric:
+                integer = var.data_type == "integer"
+                columns.append([number(c, integer) for c in cells])
+            else:
+                columns.append([text(c) for c in cells])
+        return list(zip(*columns, strict=True)) if columns else []
 
     by_readstat, _ = pyreadstat.read_xport(str(path))
     by_pandas = pd.read_sas(str(path), format="xport", encoding="ascii")
