@@ -193,3 +193,13 @@ def test_without_a_unit_column_every_concentration_unit_is_null() -> None:
     assert {(r["PCTEST"], r["PCORRESU"], r["PCSTRESU"]) for r in pc} == {("CAR transgene", None, None)}
     pp = {r["PPTESTCD"]: r for r in dataset(study, "PP")}
     assert (pp["CMAX"]["PPORRESU"], pp["AUCLST"]["PPORRESU"], pp["TMAX"]["PPORRESU"]) == (None, None, "day")
+
+
+def test_an_unknown_unit_is_one_problem_at_its_first_row() -> None:
+    kinetics = "subject,time,conc,blq,unit\nSUBJ-001,1,10,0,ng/mL\nSUBJ-001,2,12,0,ng/mL\n"
+    with pytest.raises(ExportInputError) as info:
+        _study(kinetics)
+    assert info.value.problems == [
+        "samples.csv: row 2: unit 'ng/mL' is not a PK unit the export knows; use copies/ug, "
+        "DNA copies/ug, copies/uL, cells/uL or leave the cell empty"
+    ]

@@ -372,14 +372,17 @@ def _analyte_codes(cells: Sequence[SampleCells], source: str, problems: list[str
     return codes
 
 
-def _pk_unit(c: SampleCells, source: str, problems: list[str]) -> str | None:
+def _pk_unit(c: SampleCells, source: str, problems: list[str], reported: set[str]) -> str | None:
+    """The PKUNIT of a sample's unit cell; an unknown unit is one problem (at its first row)."""
     if not c.unit:
         return None
     if c.unit not in PK_UNITS:
-        problems.append(
-            f"{source}: row {c.row}: unit {c.unit!r} is not a PK unit the export knows; use "
-            f"{', '.join(PK_UNITS)} or leave the cell empty"
-        )
+        if c.unit not in reported:
+            reported.add(c.unit)
+            problems.append(
+                f"{source}: row {c.row}: unit {c.unit!r} is not a PK unit the export knows; use "
+                f"{', '.join(PK_UNITS)} or leave the cell empty"
+            )
         return None
     return c.unit
 
@@ -390,6 +393,7 @@ def build_pc(study: StudyInput, treated: dict[str, Person], problems: list[str])
     codes = _analyte_codes(kin.cells, kin.source, problems)
     keyed: list[tuple[str, str, float, int, tuple[Value, ...], str]] = []
     missing: set[str] = set()
+    bad_units: set[str] = set()
     for c in kin.cells:
         person = treated.get(c.subject)
         if person is None:
@@ -400,9 +404,10 @@ def build_pc(study: StudyInput, treated: dict[str, Person], problems: list[str])
                     "safety record (the subject column holds safety subject_ids) or correct the id"
                 )
             continue
-        unit = _pk_unit(c, kin.source, problems)
+        unit = _pk_unit(c, kin.source, problems, bad_units)
         infusion = person.infusion
-        assert infusion is not None
+        if infusion is None:
+            raise ValueError(f"{person.usubjid} is treated but has no infusion date")
         taken = infusion + dt.timedelta(days=math.floor(c.time))
         code = codes[c.analyte]
         if c.blq:
