@@ -185,7 +185,7 @@ def test_ctcae_grades_come_from_the_engine_and_baseline_period_igg_and_ungradabl
 
 def test_an_ungradable_result_has_no_grade_nor_toxicity() -> None:
     safety = safety_records()[:1]
-    safety[0]["labs"].append(lab(9, "anc", 0.3, "10^9/L", None, 7.5))
+    safety[0]["labs"].append(lab(9, "alt", 200.0, "U/L", 7.0, None))  # ULN missing: ungradable
     study = build_study(study_input(safety=safety, kinetics=ENROLLED_ONLY_KINETICS))
     row = next(r for r in dataset(study, "LB") if r["LBSPID"] == "/labs/9")
     assert (row["LBTOX"], row["LBTOXGR"], row["LBNRIND"]) == (None, None, None)
