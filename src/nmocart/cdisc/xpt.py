@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,9 @@ class XptFormatError(ValueError):
         self.problems = problems
 
 
+@lru_cache(maxsize=1 << 16)
 def text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a v5 character value (None when it can)."""
+    """Why ``text`` cannot be a v5 character value (None when it can); memoised, values repeat."""
     if not (text.isascii() and text.isprintable()):
         bad = next(ch for ch in text if not 0x20 <= ord(ch) <= 0x7E)
         return (
