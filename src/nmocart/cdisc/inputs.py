@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from nmocart import batch
 from nmocart.batch.safety import read_item as read_safety_item
 from nmocart.kernel.errors import RecordError
-from nmocart.kinetics.samples import SampleInputError, SampleTable, read_samples
+from nmocart.kinetics.samples import DEFAULT_ANALYTE, SampleInputError, SampleTable, read_samples
 from nmocart.safety.record import SafetyRecord
 from nmocart.screening.protocol import Protocol
 from nmocart.screening.record import ScreeningRecord, parse_record
@@ -115,7 +115,7 @@ def kinetics_from_text(source: str, text: str) -> KineticsInput:
             SampleCells(
                 row=reader.line_num,
                 subject=cell(fields, "subject"),
-                analyte=cell(fields, "analyte") or "CAR transgene",
+                analyte=cell(fields, "analyte") or DEFAULT_ANALYTE,
                 time=float(cell(fields, "time")),
                 conc=cell(fields, "conc"),
                 blq=cell(fields, "blq") == "1",
