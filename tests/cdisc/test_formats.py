@@ -334,3 +334,17 @@ def test_define_validates_against_the_reference_xsd(exported: ExportResult, shar
     xsd = shared_dir / "reference" / "cdisc" / "define-xml-2.1" / "cdisc-define-2.1" / "define2-1-0.xsd"
     schema = etree.XMLSchema(etree.parse(str(xsd)))
     assert schema.validate(etree.parse(str(exported.folder / "define.xml"))), schema.error_log
+
+
+def test_validation_catches_an_xpt_width_that_differs_from_the_json_length(
+    exported: ExportResult, tmp_path: Path
+) -> None:
+    folder = _copy(exported, tmp_path)
+    ti = _doc(exported, "ti")
+    column = next(c for c in ti["columns"] if c["name"] == "IETEST")
+    assert column["length"] == 197
+    column["length"] = 200
+    (folder / "json" / "ti.json").write_bytes(orjson.dumps(ti))
+    failed = {c.name: c for c in validate_export(folder) if not c.passed}
+    assert "XPT v5 metadata" in failed
+    assert failed["XPT v5 metadata"].failures == ("IETEST: stored in 197 bytes, expected 200",)

@@ -175,7 +175,7 @@ def check_define(path: Path, docs: dict[str, dict[str, Any]]) -> list[Check]:
 
 def check_xpt(path: Path, doc: dict[str, Any], meta: DatasetMeta) -> list[Check]:
     """The XPT file's member, labels and rows (read by pyreadstat and by pandas) against the JSON twin."""
-    member, label, names, labels = read_meta(path)
+    member, label, names, labels, widths = read_meta(path)
     problems = []
     if member != meta.name:
         problems.append(f"member name {member!r}, expected {meta.name!r}")
@@ -183,9 +183,17 @@ def check_xpt(path: Path, doc: dict[str, Any], meta: DatasetMeta) -> list[Check]
         problems.append(f"dataset label {label!r}, expected {doc['label']!r}")
     if names != [c["name"] for c in doc["columns"]] or labels != [c["label"] for c in doc["columns"]]:
         problems.append("variable names or labels differ from the Dataset-JSON columns")
+    else:
+        for column, width in zip(doc["columns"], widths, strict=True):
+            wanted = _xpt_width(column, doc["rows"], names.index(column["name"]))
+            if width != wanted:
+                problems.append(f"{column['name']}: stored in {width} bytes, expected {wanted}")
     checks = [
         _check(
-            "XPT v5 metadata", path.name, "member name, dataset label, variable names and labels", problems
+            "XPT v5 metadata",
+            path.name,
+            "member name, dataset label, variable names, labels and widths (8 for numbers)",
+            problems,
         )
     ]
     expected = [tuple(row) for row in doc["rows"]]
@@ -202,6 +210,15 @@ def check_xpt(path: Path, doc: dict[str, Any], meta: DatasetMeta) -> list[Check]
             _check(f"XPT rows == JSON rows ({reader})", path.name, f"{len(expected)} rows compared", diffs)
         )
     return checks
+
+
+def _xpt_width(column: dict[str, Any], rows: Sequence[Sequence[Any]], j: int) -> int:
+    """The XPT storage width a column must have: 8 for numbers, else its longest value (1 if none)."""
+    if column["dataType"] in ("integer", "float"):
+        return 8
+    if "length" in column:
+        return int(column["length"])
+    return max((len(row[j]) for row in rows if isinstance(row[j], str)), default=0) or 1
 
 
 def _row_diffs(expected: Sequence[tuple[Value, ...]], actual: Sequence[tuple[Value, ...]]) -> list[str]:

@@ -147,12 +147,14 @@ def read_rows(path: Path, meta: DatasetMeta) -> tuple[list[tuple[Value, ...]], l
     return normal(by_readstat), normal(by_pandas)
 
 
-def read_meta(path: Path) -> tuple[str, str, list[str], list[str]]:
-    """Member name, dataset label, variable names and labels of an XPT file (for the checks)."""
+def read_meta(path: Path) -> tuple[str, str, list[str], list[str], list[int]]:
+    """Member name, dataset label, variable names, labels and storage widths of an XPT file."""
     _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    names = list(meta.column_names)
     return (
         str(meta.table_name),
         str(meta.file_label),
-        list(meta.column_names),
+        names,
         [str(x) for x in meta.column_labels],
+        [int(meta.variable_storage_width[n]) for n in names],
     )
