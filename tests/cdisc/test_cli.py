@@ -190,3 +190,32 @@ def test_a_failed_check_is_reported_and_nothing_is_written(
     page = report.read_text(encoding="utf-8")
     assert "INVALID: nothing was written" in page
     assert "row 0: bad" in page
+
+
+def test_ie_is_exactly_what_nmocart_screen_returns_for_the_same_file(
+    enrolled: dict[str, Path], tmp_path: Path
+) -> None:
+    screened = runner.invoke(app, ["screen", str(enrolled["screening"])])
+    assert screened.exit_code == 0, screened.output
+    expected = sorted(
+        (result["candidate_id"], criterion["id"])
+        for result in map(orjson.loads, screened.stdout.splitlines())
+        for criterion in result["criteria"]
+        if criterion["verdict"] in ("not_met", "present")
+    )
+    res = runner.invoke(app, _args(enrolled, tmp_path / "sdtm", "--created", "2026-11-25T12:00:00"))
+    assert res.exit_code == 0, res.output
+    ie = orjson.loads((tmp_path / "sdtm" / "json" / "ie.json").read_bytes())
+    names = [c["name"] for c in ie["columns"]]
+    subject = {"CD19-CAR-T-NMOSD-SUBJ-001": "SCR-0001", "CD19-CAR-T-NMOSD-SUBJ-002": "SCR-0004"}
+    got = sorted(
+        (
+            subject.get(
+                row[names.index("USUBJID")], row[names.index("USUBJID")].removeprefix("CD19-CAR-T-NMOSD-")
+            ),
+            row[names.index("IESPID")],
+        )
+        for row in ie["rows"]
+    )
+    assert got == expected
+    assert expected  # the ineligible example has exclusions present
