@@ -5,9 +5,7 @@ The workbook layout and its reader live in :mod:`nmocart.batch.workbook`; this i
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +15,7 @@ import typer
 
 from nmocart.batch import iter_sources
 from nmocart.batch.workbook import WorkbookError, is_workbook, read_workbook_file, write_workbook
+from nmocart.cli.output_file import atomic_file
 from nmocart.reports.record_guide import field_guide
 from nmocart.screening.record import RecordError, ScreeningRecord, parse_record
 
@@ -32,16 +31,8 @@ def _err(line: str) -> None:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``target`` and move it into place when complete."""
-    folder = target.parent if str(target.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as stream:
+        stream.write(data)
 
 
 def _shipped_examples() -> list[ScreeningRecord]:
