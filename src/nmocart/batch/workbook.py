@@ -79,6 +79,8 @@ STATUS_WORDS = (COLLECTED, NOT_COLLECTED)
 
 FIXED_TIME = dt.datetime(2000, 1, 1)
 """Workbook properties' created/modified time, so the same records give the same bytes."""
+SIGNIFICANT_DIGITS = 15
+"""A spreadsheet keeps 15 significant digits; a number needing more is refused, never rounded silently."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _DATE_FORMAT = "yyyy-mm-dd"
 _TEXT_FORMAT = "@"
@@ -428,6 +430,11 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
     """Write one value into a cell of the kind's format; text never becomes a formula."""
     if value is None:
         return
+    if isinstance(value, float) and float(f"{value:.{SIGNIFICANT_DIGITS}g}") != value:
+        raise WorkbookError(
+            f"{where}: {value!r} has more than {SIGNIFICANT_DIGITS} significant digits, more than a "
+            "spreadsheet keeps; round it in the record"
+        )
     try:
         cell = ws.cell(row, column, value)
     except ValueError as exc:
