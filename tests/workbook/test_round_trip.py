@@ -21,10 +21,14 @@ from .sheets import EXAMPLES, example_records, read, record
 runner = CliRunner()
 
 
+def _example_paths(shared_dir: Path) -> list[str]:
+    return [str(shared_dir / "spec" / "examples" / f"{name}.json") for name in EXAMPLES]
+
+
 def test_the_three_examples_screen_byte_identical_to_their_json(shared_dir: Path, tmp_path: Path) -> None:
     workbook = tmp_path / "examples.xlsx"
     workbook.write_bytes(write_workbook(example_records(shared_dir)))
-    from_json = runner.invoke(app, ["screen", *(str(shared_dir / "spec/examples" / f"{n}.json") for n in EXAMPLES)])
+    from_json = runner.invoke(app, ["screen", *_example_paths(shared_dir)])
     from_workbook = runner.invoke(app, ["screen", str(workbook)])
     assert from_json.exit_code == 0
     assert from_workbook.exit_code == 0
@@ -37,14 +41,15 @@ def test_the_examples_read_back_as_the_same_records(shared_dir: Path) -> None:
     entries = read(write_workbook(records))
     assert [e.problems for e in entries] == [(), (), ()]
     assert [e.record for e in entries] == records
-    assert [e.source for e in entries] == ["c.xlsx:candidate!A2", "c.xlsx:candidate!A3", "c.xlsx:candidate!A4"]
+    assert [e.source for e in entries] == [f"c.xlsx:candidate!A{row}" for row in (2, 3, 4)]
 
 
 def test_not_collected_and_nothing_to_report_survive_the_round_trip(shared_dir: Path) -> None:
-    incomplete, eligible = example_records(shared_dir)[1], example_records(shared_dir)[0]
-    # the spec examples hold both: conditions [] (collected, none) and sections left null
-    assert eligible.conditions == () and eligible.pregnancy_tests == ()
-    assert incomplete.investigator is None or incomplete.tcell_proliferation is None
+    eligible, incomplete, _ = example_records(shared_dir)
+    # the spec examples hold both: [] (collected, nothing to report) and null (not collected)
+    assert incomplete.conditions == ()
+    assert incomplete.investigator is None
+    assert incomplete.tcell_proliferation is None
     back = [e.record for e in read(write_workbook([eligible, incomplete]))]
     assert back == [eligible, incomplete]
 
@@ -58,7 +63,8 @@ texts = st.text(
 def rich_records(draw: st.DrawFn) -> dict[str, Any]:
     """The screening strategies' records, with free text wherever the record holds text."""
     data = draw(record_dicts())
-    for section, key in (("labs", "value"), ("labs", "upper_limit"), ("tcell_proliferation", "fold_expansion")):
+    numbers = (("labs", "value"), ("labs", "upper_limit"), ("tcell_proliferation", "fold_expansion"))
+    for section, key in numbers:
         for item in data[section] or []:
             if item[key] is not None:  # a spreadsheet keeps 15 significant digits; labs report far fewer
                 item[key] = float(f"{item[key]:.{draw(st.integers(1, 15))}g}")
@@ -123,5 +129,5 @@ def test_a_workbook_saved_again_by_libreoffice_reads_the_same(
     entries = read_workbook(saved.read_bytes(), "lo.xlsx")
     assert [e.problems for e in entries] == [(), (), ()]
     assert [e.record for e in entries] == records
-    from_json = runner.invoke(app, ["screen", *(str(shared_dir / "spec/examples" / f"{n}.json") for n in EXAMPLES)])
+    from_json = runner.invoke(app, ["screen", *_example_paths(shared_dir)])
     assert runner.invoke(app, ["screen", str(saved)]).stdout_bytes == from_json.stdout_bytes

@@ -435,11 +435,13 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
             f"{where}: {value!r} has more than {SIGNIFICANT_DIGITS} significant digits, more than a "
             "spreadsheet keeps; round it in the record"
         )
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
     try:
         cell = ws.cell(row, column, value)
-    except ValueError as exc:
+    except IllegalCharacterError:
         raise WorkbookError(
-            f"{where}: {value!r} cannot be written to a workbook ({exc}); remove it"
+            f"{where}: {value!r} cannot be written to a workbook (control characters); remove them"
         ) from None
     if isinstance(value, str):
         cell.data_type = "s"
@@ -651,6 +653,11 @@ def _cell_value(cell: Cell, col: Column, epoch: dt.datetime) -> Any:
         value = _BOOLEAN_FORMULAS[value.upper()]  # LibreOffice saves TRUE and FALSE as these formulas
     elif cell.data_type == "f":
         raise ValueError("holds a formula; type the value itself (paste as values)")
+    if cell.data_type == "e" and col.kind is Kind.date and value == "#VALUE!":
+        # openpyxl also reads a number too large for a date in a date-formatted cell this way
+        raise ValueError(
+            "is not a date (a number too large for a date, or #VALUE!); type the date as YYYY-MM-DD"
+        )
     if cell.data_type == "e":
         raise ValueError(f"holds the spreadsheet error {value}; type the value")
     if value is None or (isinstance(value, str) and not value.strip()):
