@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from nmocart.batch.workbook import WorkbookError, write_workbook
@@ -371,3 +374,37 @@ def test_an_error_cell_from_excel_is_refused(eligible: list[ScreeningRecord]) ->
 
 def test_nothing_is_written_for_an_unreadable_stream() -> None:
     assert read(io.BytesIO(b"").getvalue())[0].record is None
+
+
+cell_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=12),
+    st.dates(dt.date(1900, 3, 1), dt.date(9999, 12, 31)),
+    st.sampled_from(["=1+1", "TRUE", "not collected", "collected", "mmol/L", "2026-02-30", " "]),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(1, 8), st.integers(1, 12), cell_values), max_size=4
+    )
+)
+def test_any_edit_gives_records_or_problems_naming_cells_never_an_exception(
+    examples: list[ScreeningRecord], edits: list[tuple[int, int, int, object]]
+) -> None:
+    def edit(wb: Workbook) -> None:
+        for sheet_index, column, row, value in edits:
+            wb.worksheets[sheet_index].cell(row, column).value = value
+
+    entries = read(edited(examples, edit))
+    assert entries
+    for entry in entries:
+        assert (entry.record is None) == bool(entry.problems)
+        for problem in entry.problems:
+            assert re.match(r"^([a-z_]+!([A-Z]+)?\d+: |sheet '|no 'candidate' sheet)", problem), problem
+    if not edits:
+        assert [e.record for e in entries] == examples

@@ -1022,7 +1022,11 @@ def read_workbook(data: bytes, name: str) -> list[WorkbookCandidate]:
     for sheet in _LAYOUT:
         if sheet.name in wb.sheetnames:
             ws = wb[sheet.name]
-            assert isinstance(ws, Worksheet)
+            if not isinstance(ws, Worksheet):
+                structure.append(
+                    f"sheet {sheet.name!r} is a chart, not a table; replace it by the template's sheet"
+                )
+                continue
             tables[sheet.name] = _read_table(ws, sheet, epoch, structure)
         else:
             tables[sheet.name] = None
