@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import os
 import re
 import types
 import warnings
@@ -1128,9 +1129,19 @@ def screening_sources(paths: Sequence[str]) -> Iterator[SourceItem]:
         if not is_workbook(path):
             yield from iter_sources([path])
             continue
-        for entry in read_workbook_file(path):
+        entries = read_workbook_file(path)
+        try:  # the progress bar counts file bytes: share the workbook's size among its candidates
+            sizes = _shares(os.stat(path).st_size, len(entries))
+        except OSError:
+            sizes = [0] * len(entries)
+        for entry, size in zip(entries, sizes, strict=True):
             if entry.record is not None:
                 payload = orjson.dumps(entry.record.model_dump(mode="json"))
-                yield SourceItem(entry.source, payload, len(payload))
+                yield SourceItem(entry.source, payload, size)
             else:
-                yield SourceItem(entry.source, b"", 0, read_error="; ".join(entry.problems))
+                yield SourceItem(entry.source, b"", size, read_error="; ".join(entry.problems))
+
+
+def _shares(total: int, count: int) -> list[int]:
+    """``count`` whole numbers summing to ``total``."""
+    return [total // count + (1 if i < total % count else 0) for i in range(count)]
