@@ -57,13 +57,18 @@ __all__ = [
     "NOT_COLLECTED",
     "WORKBOOK_SUFFIX",
     "Column",
+    "Kind",
     "SheetLayout",
     "WorkbookCandidate",
     "WorkbookError",
+    "allowed_text",
+    "empty_cell_meaning",
     "is_workbook",
     "layout",
     "read_workbook",
+    "read_workbook_file",
     "screening_sources",
+    "type_text",
     "write_workbook",
 ]
 
@@ -130,10 +135,6 @@ class SheetLayout:
     section: str | None = None
     shape: Literal["scalars", "list", "object"] = "scalars"
     nested: str | None = None
-
-    def column(self, header: str) -> Column:
-        """The column with this header."""
-        return next(c for c in self.columns if c.header == header)
 
 
 class WorkbookError(ValueError):
@@ -227,7 +228,7 @@ def layout_choices(section: str, header: str) -> tuple[str, ...]:
     return _classify(model.model_fields[header].annotation)[1]
 
 
-def _id_column(section: str) -> Column:
+def _id_column() -> Column:
     return Column(
         ID_COLUMN,
         Kind.text,
@@ -242,10 +243,10 @@ def _section_sheet(section: str, info: FieldInfo) -> SheetLayout:
     if item is None:
         obj = _object_model(info.annotation)
         assert obj is not None, section
-        columns = [_id_column(section)]
+        columns = [_id_column()]
         columns += [_scalar_column(section, n, f, (n,)) for n, f in obj.model_fields.items()]
         return SheetLayout(section, info.description or "", tuple(columns), section, "object")
-    columns = [_id_column(section)]
+    columns = [_id_column()]
     nested: str | None = None
     children: list[Column] = []
     for name, sub in item.model_fields.items():
@@ -285,7 +286,7 @@ def _build_layout() -> tuple[SheetLayout, ...]:
                 name,
                 Kind.status,
                 False,
-                f"Whether {name} were collected: '{COLLECTED}' (with no rows on the {name} sheet: "
+                f"Whether the {name} section was collected: '{COLLECTED}' (with no rows on the {name} sheet: "
                 f"collected, nothing to report) or '{NOT_COLLECTED}'; empty: collected when the "
                 f"{name} sheet has rows for the candidate, else not collected.",
                 path=(name,),
@@ -356,7 +357,8 @@ def _validation(
         dv.error = f"Choose {col.header} from the list."
     elif col.kind is Kind.unit:
         analyte = columns[_UNIT_OF[(sheet.name, col.header)]]
-        dv = DataValidation(type="list", formula1=f'INDIRECT("units_"&{analyte}2)', allow_blank=True)
+        units_of_the_row = f'INDIRECT("{_unit_name("")}"&{analyte}2)'
+        dv = DataValidation(type="list", formula1=units_of_the_row, allow_blank=True)
         dv.error = "Choose a unit accepted for the row's test (numeric tests only)."
     elif col.kind is Kind.date:
         dv = DataValidation(type="date", operator="between", formula1="1", formula2=str(_MAX_SERIAL))
