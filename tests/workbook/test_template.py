@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -20,6 +24,8 @@ from nmocart.screening.record import (
     ScreeningRecord,
     SyndromeType,
 )
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +179,14 @@ def test_the_template_bytes_are_fixed() -> None:
         assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         core = archive.read("docProps/core.xml").decode()
     assert "2000-01-01T00:00:00Z" in core
+
+
+def test_the_same_bytes_in_other_processes_time_zones_and_hash_seeds(tmp_path: Path) -> None:
+    outputs = []
+    for seed, zone in (("1", "UTC"), ("2", "Pacific/Auckland")):
+        out = tmp_path / f"t{seed}.xlsx"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "TZ": zone, "PYTHONPATH": str(SRC)}
+        command = [sys.executable, "-m", "nmocart", "template", "record", "--examples", "--out", str(out)]
+        subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
