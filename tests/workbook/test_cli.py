@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from nmocart.batch.workbook import write_workbook
 from nmocart.cli import app
+from nmocart.demo import EXAMPLES, example_bytes
 from nmocart.reports.record_guide import field_guide
 from nmocart.safety.synthetic import synthetic_study
+from nmocart.screening.record import parse_record
 
 from .sheets import edited, example_records, set_cell
 
@@ -32,7 +34,7 @@ def test_template_record_with_the_examples_and_from_records(shared_dir: Path, tm
     examples = example_records(shared_dir)
     shipped = tmp_path / "shipped.xlsx"
     assert runner.invoke(app, ["template", "record", "--examples", "--out", str(shipped)]).exit_code == 0
-    assert shipped.read_bytes() == write_workbook(examples)
+    assert shipped.read_bytes() == write_workbook([parse_record(example_bytes(name)) for name in EXAMPLES])
     batch = tmp_path / "two.ndjson"
     batch.write_bytes(b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in examples[1:]))
     filled = tmp_path / "filled.xlsx"

@@ -6,7 +6,6 @@ The workbook layout and its reader live in :mod:`nmocart.batch.workbook`; this i
 from __future__ import annotations
 
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +21,6 @@ from nmocart.screening.record import RecordError, ScreeningRecord, parse_record
 app = typer.Typer(help="Blank forms for the study team's own data.", no_args_is_help=True)
 
 EXIT_REJECTED = 2
-EXAMPLES = ("eligible", "incomplete", "ineligible")
-"""The shipped example records (``nmocart/data/examples``), in the order they are written."""
 
 
 def _err(line: str) -> None:
@@ -36,8 +33,9 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 def _shipped_examples() -> list[ScreeningRecord]:
-    folder = resources.files("nmocart") / "data" / "examples"
-    return [parse_record((folder / f"{name}.json").read_bytes()) for name in EXAMPLES]
+    from nmocart.demo import EXAMPLES, example_bytes
+
+    return [parse_record(example_bytes(name)) for name in EXAMPLES]
 
 
 @app.command("record")
