@@ -773,6 +773,7 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
         )
     if structure:
         return table
+    prefixes = {c.header: f"{sheet.name}!{get_column_letter(i)}" for i, c in found.items()}
     for cells in ws.iter_rows(min_row=2):
         present = [
             c for c in cells if c.value is not None and not (isinstance(c.value, str) and not c.value.strip())
@@ -780,9 +781,7 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
         if not present:
             continue
         row = _Row(cells[0].row)
-        for col in sheet.columns:
-            index = next(i for i, c in found.items() if c is col)
-            row.cells[col.header] = f"{sheet.name}!{get_column_letter(index)}{row.number}"
+        row.cells = {header: f"{prefix}{row.number}" for header, prefix in prefixes.items()}
         for cell in present:
             col_or_none = found.get(cell.column)
             where = f"{sheet.name}!{cell.coordinate}"
