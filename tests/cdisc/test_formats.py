@@ -19,7 +19,14 @@ from nmocart.cdisc.metadata import AE, DATASETS, DatasetMeta, Variable
 from nmocart.cdisc.validation import validate_export
 from nmocart.cdisc.xpt import XptFormatError, read_rows, v5_problems, write_xpt
 
-from .study import ENROLLED_ONLY_KINETICS, adverse_event, enrolled_study, safety_records, study_input
+from .study import (
+    ENROLLED_ONLY_KINETICS,
+    adverse_event,
+    enrolled_study,
+    safety_records,
+    screening_records,
+    study_input,
+)
 
 CREATED = "2026-11-25T12:00:00"
 
@@ -348,3 +355,31 @@ def test_validation_catches_an_xpt_width_that_differs_from_the_json_length(
     failed = {c.name: c for c in validate_export(folder) if not c.passed}
     assert "XPT v5 metadata" in failed
     assert failed["XPT v5 metadata"].failures == ("IETEST: stored in 197 bytes, expected 200",)
+
+
+def test_a_study_without_screen_failures_or_adverse_events_exports_empty_ie_and_ae(tmp_path: Path) -> None:
+    """An early export (every candidate eligible, no AE yet) has empty IE and AE: written, not a crash."""
+    safety = safety_records()[:1]
+    safety[0]["adverse_events"] = []
+    safety[0]["crs_assessments"] = None
+    safety[0]["icans_assessments"] = None
+    study = study_input(
+        screening=[r for r in screening_records() if r["candidate_id"] == "SCR-0001"],
+        safety=safety,
+        kinetics=ENROLLED_ONLY_KINETICS,
+    )
+    result = export_study(study, tmp_path / "sdtm", CREATED)
+    counts = {ds.meta.name: len(ds.rows) for ds in result.study.datasets}
+    assert counts["IE"] == 0
+    assert counts["AE"] == 0
+    assert all(c.passed for c in result.checks)
+    for name in ("ie", "ae"):
+        doc = _doc(result, name)
+        assert doc["records"] == 0
+        assert doc["rows"] == []
+        meta = next(m for m in DATASETS if m.name.lower() == name)
+        by_readstat, by_pandas = read_rows(result.folder / "xpt" / f"{name}.xpt", meta)
+        assert by_readstat == by_pandas == []
+        assert pyreadstat.read_xport(str(result.folder / "xpt" / f"{name}.xpt"))[1].column_names == list(
+            meta.names
+        )

@@ -203,3 +203,28 @@ def test_an_unknown_unit_is_one_problem_at_its_first_row() -> None:
         "samples.csv: row 2: unit 'ng/mL' is not a PK unit the export knows; use copies/ug, "
         "DNA copies/ug, copies/uL, cells/uL or leave the cell empty"
     ]
+
+
+def test_a_profile_whose_unit_cells_are_all_empty_has_null_concentration_units() -> None:
+    """PP's concentration unit is the profile's own PCSTRESU, never another subject's unit."""
+    kinetics = (
+        "subject,time,conc,blq,unit\n"
+        "SUBJ-001,0,0,1,copies/ug\nSUBJ-001,1,10,0,\nSUBJ-001,7,100,0,copies/ug\n"
+        "SYN-900,0,0,1,\nSYN-900,3,500,0,\nSYN-900,7,250,0,\n"
+    )
+    study = build_study(study_input(kinetics=kinetics))
+    pc_units: dict[str, set[str | None]] = {}
+    for r in dataset(study, "PC"):
+        pc_units.setdefault(r["USUBJID"], set()).add(r["PCSTRESU"])
+    assert pc_units == {
+        "CD19-CAR-T-NMOSD-SUBJ-001": {"copies/ug", None},
+        "CD19-CAR-T-NMOSD-SYN-900": {None},
+    }
+    pp = {(r["USUBJID"], r["PPTESTCD"]): r for r in dataset(study, "PP")}
+    stated, unstated = "CD19-CAR-T-NMOSD-SUBJ-001", "CD19-CAR-T-NMOSD-SYN-900"
+    assert pp[(stated, "CMAX")]["PPORRESU"] == "copies/ug"
+    assert pp[(stated, "AUCLST")]["PPSTRESU"] == "day*copies/ug"
+    assert pp[(unstated, "CMAX")]["PPORRES"] == "500"
+    assert (pp[(unstated, "CMAX")]["PPORRESU"], pp[(unstated, "CMAX")]["PPSTRESU"]) == (None, None)
+    assert pp[(unstated, "AUCLST")]["PPORRESU"] is None
+    assert pp[(unstated, "TMAX")]["PPORRESU"] == "day"

@@ -492,6 +492,9 @@ def build_pp(study: StudyInput, treated: dict[str, Person], nca: NcaResult) -> D
     """PP: the 15 exported NCA parameters of every profile; not estimable -> ``NOT DONE`` with the reason."""
     table = study.kinetics.table
     codes = {c.analyte: pc_testcd(c.analyte) for c in study.kinetics.cells}
+    # the profile's own PCSTRESU: the unit its sample rows state (one per analyte, checked by the
+    # kinetics reader), None when none of them states one; never another subject's unit
+    profile_units = {(c.subject, c.analyte): c.unit for c in study.kinetics.cells if c.unit}
     keyed: list[tuple[str, str, int, tuple[Value, ...], str]] = []
     for i in range(nca.n):
         person = treated.get(table.subject[i])
@@ -500,7 +503,7 @@ def build_pp(study: StudyInput, treated: dict[str, Person], nca: NcaResult) -> D
         infusion = person.infusion
         assert infusion is not None
         analyte = table.analyte[i]
-        conc_unit = table.unit[i] or None
+        conc_unit = profile_units.get((table.subject[i], analyte))
         for order, (name, code, test, pattern) in enumerate(PP_PARAMETERS):
             value = float(nca.values[name][i])
             result = pp_result(name, value)

@@ -143,8 +143,20 @@ def read_rows(path: Path, meta: DatasetMeta) -> tuple[list[tuple[Value, ...]], l
         return list(zip(*columns, strict=True)) if columns else []
 
     by_readstat, _ = pyreadstat.read_xport(str(path))
-    by_pandas = pd.read_sas(str(path), format="xport", encoding="ascii")
-    return normal(by_readstat), normal(by_pandas)
+    return normal(by_readstat), normal(read_pandas(path))
+
+
+def read_pandas(path: Path) -> pd.DataFrame:
+    """An XPT file read by pandas; a member with no observations gives an empty frame of its columns.
+
+    pandas' ``read_sas`` raises ``StopIteration`` on a file without observations (an empty IE or AE
+    is a valid dataset), so the header is read first and the rows only when there are any.
+    """
+    with pd.read_sas(str(path), format="xport", encoding="ascii", iterator=True) as reader:
+        if reader.nobs == 0:
+            return pd.DataFrame(columns=list(reader.columns))
+        frame: pd.DataFrame = reader.read()
+    return frame
 
 
 def read_meta(path: Path) -> tuple[str, str, list[str], list[str], list[int]]:
