@@ -23,7 +23,7 @@ from nmocart.fhir.resources import READ_TYPES, Origin, Resource
 from nmocart.kernel.errors import describe_validation_error
 from nmocart.screening.record import ScreeningRecord
 
-__all__ = ["PatientIntake", "ResourceOutcome", "build_patient"]
+__all__ = ["PatientIntake", "ResourceOutcome", "build_patient", "screening_record"]
 
 BIRTHSEX_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
 SNOMED = "http://snomed.info/sct"
@@ -174,6 +174,11 @@ class PatientIntake:
     warnings: tuple[dict[str, str], ...]
     unmapped_units: tuple[tuple[str, str], ...]
     consulted_medications: tuple[str, ...]
+
+
+def screening_record(record: Mapping[str, Any]) -> ScreeningRecord:
+    """The validated record model of a built record dict (through its JSON, as ``nmocart screen`` reads it)."""
+    return ScreeningRecord.model_validate_json(orjson.dumps(record))
 
 
 # --------------------------------------------------------------------------- small readers
