@@ -69,8 +69,8 @@ class IntakeRun:
 
     @property
     def reported(self) -> bool:
-        """Whether anything was reported: parse errors, skipped files, rejections, orphans, duplicates."""
-        return bool(self.parse_errors or self.report["skipped_files"] or self.tally.problems)
+        """Whether anything was reported: parse errors, rejections, orphans, duplicate ids."""
+        return bool(self.parse_errors or self.tally.problems)
 
 
 def _coded(resource_type: str, body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
@@ -194,7 +194,7 @@ def run_intake(
             " line BIGINT, entry VARCHAR, medication_key VARCHAR, body VARCHAR)"
         )
         table = _Table(con)
-        total_bytes = sum(os.path.getsize(p) for p, fmt in input_files(paths) if fmt and os.path.isfile(p))
+        total_bytes = sum(os.path.getsize(p) for p, fmt, _ in input_files(paths) if fmt and os.path.isfile(p))
         done_bytes, last_file = 0, ""
         for res in reader.read(paths):
             if progress is not None and res.origin.file != last_file:
