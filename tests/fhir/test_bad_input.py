@@ -46,17 +46,21 @@ def _messy_folder(tmp_path: Path) -> Path:
     with gzip.open(folder / "b.ndjson.gz", "wb") as handle:
         handle.write(_line(patient("P3", sex="M")) + b"\n")  # duplicate Patient id
         handle.write(_line(lab("o9", "2160-0", 1.0, "mg/dL", subject="Patient/P2")) + b"\n")
+    nameless = patient("u-1")
+    del nameless["id"]
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": "urn:uuid:u-1", "resource": {**patient("u-1"), "id": None}},
+            {"fullUrl": "urn:uuid:u-1", "resource": nameless},
             {"request": {"method": "DELETE", "url": "Patient/x"}},  # no resource
-            {"fullUrl": "urn:uuid:o-1", "resource": lab("o-1", "2160-0", 1.0, "mg/dL", subject="urn:uuid:u-1")},
+            {
+                "fullUrl": "urn:uuid:o-1",
+                "resource": lab("o-1", "2160-0", 1.0, "mg/dL", subject="urn:uuid:u-1"),
+            },
             {"resource": {"resourceType": "Bundle", "entry": [{"resource": patient("P4")}]}},  # nested Bundle
         ],
     }
-    del bundle["entry"][0]["resource"]["id"]
     (folder / "c.json").write_text(json.dumps(bundle))
     (folder / "d.json").write_bytes(b"not json at all")
     (folder / "README.txt").write_text("not FHIR")
@@ -75,7 +79,9 @@ def test_messy_export_is_reported_line_by_line_and_nothing_is_lost(tmp_path: Pat
     assert "not a JSON object" in errors[(a, 3)]
     assert "no string resourceType" in errors[(a, 5)]
     assert errors[(a, 9)].startswith("not UTF-8")
-    assert report["skipped_files"] == [{"file": str(folder / "README.txt"), "reason": "not .ndjson, .ndjson.gz, .jsonl or .json"}]
+    assert report["skipped_files"] == [
+        {"file": str(folder / "README.txt"), "reason": "not .ndjson, .ndjson.gz, .jsonl or .json"}
+    ]
     by_file = {f["file"]: f for f in report["files"]}
     assert by_file[a]["read"] == 12  # non-blank lines
     assert by_file[str(folder / "c.json")]["entries_without_resource"] == 1
@@ -103,7 +109,9 @@ def test_messy_export_is_reported_line_by_line_and_nothing_is_lost(tmp_path: Pat
     assert resources["Frobnicator"] == {"read": 1, "used": 0, "unmapped": 0, "ignored": {"type_not_read": 1}}
     for counts in resources.values():
         assert counts["read"] == counts["used"] + counts["unmapped"] + sum(counts["ignored"].values())
-    resources_in_input = 8 + 2 + 3  # a.ndjson's resources, b's two, c's three (the nested Bundle's one included)
+    resources_in_input = (
+        8 + 2 + 3
+    )  # a.ndjson's resources, b's two, c's three (the nested Bundle's one included)
     assert sum(c["read"] for c in resources.values()) == resources_in_input
     assert run.reported
 

@@ -60,7 +60,9 @@ def _resource_for(row: ConceptRow, code: str) -> dict[str, Any]:
     if kind == "tcell_proliferation":
         return observation("o1", [c], valueQuantity=quantity(7.5, "1"))
     assert row.target == "pregnant"
-    return observation("o1", [c], valueCodeableConcept={"coding": [coding("http://snomed.info/sct", "77386006")]})
+    return observation(
+        "o1", [c], valueCodeableConcept={"coding": [coding("http://snomed.info/sct", "77386006")]}
+    )
 
 
 def _check_target(row: ConceptRow, rec: dict[str, Any]) -> None:
@@ -104,7 +106,9 @@ def test_every_row_fills_its_target(row: ConceptRow) -> None:
     intake = build(_resource_for(row, row.code))
     assert intake.record is not None
     _check_target(row, intake.record)
-    ref = {"Medication": "MedicationStatement/m1", "Condition": "Condition/c1"}.get(row.resource, "Observation/o1")
+    ref = {"Medication": "MedicationStatement/m1", "Condition": "Condition/c1"}.get(
+        row.resource, "Observation/o1"
+    )
     assert outcome(intake, ref) == "used"
 
 
@@ -159,7 +163,10 @@ def test_codings_naming_different_targets_are_a_conflict() -> None:
 def test_two_codings_of_one_target_are_one_item() -> None:
     body = condition(
         "c1",
-        [coding("http://snomed.info/sct", "84757009"), coding("http://hl7.org/fhir/sid/icd-10-cm", "G40.909")],
+        [
+            coding("http://snomed.info/sct", "84757009"),
+            coding("http://hl7.org/fhir/sid/icd-10-cm", "G40.909"),
+        ],
     )
     rec = record(body)
     assert [c["category"] for c in rec["conditions"]] == ["epilepsy"]
@@ -178,7 +185,9 @@ def test_unmapped_resource_is_counted_with_its_codes_and_still_collects() -> Non
 
 def test_site_map_replaces_the_shipped_one(tmp_path: Path) -> None:
     site = tmp_path / "site.csv"
-    site.write_text(HEADER + "conditions.epilepsy,Condition,http://hospital.example/codes,EPI-1,Epilepsy,local\n")
+    site.write_text(
+        HEADER + "conditions.epilepsy,Condition,http://hospital.example/codes,EPI-1,Epilepsy,local\n"
+    )
     site_map = load_concept_map(site)
     assert site_map.sha256 == hashlib.sha256(site.read_bytes()).hexdigest()
     assert site_map.sha256 != CONCEPT_MAP.sha256
@@ -208,7 +217,7 @@ def test_site_map_replaces_the_shipped_one(tmp_path: Path) -> None:
     ],
 )
 def test_bad_maps_are_refused_with_the_line_and_fix(text: str, message: str) -> None:
-    with pytest.raises(ConceptMapError, match="site.csv") as caught:
+    with pytest.raises(ConceptMapError, match=r"site\.csv") as caught:
         parse_concept_map(text.encode(), "site.csv")
     assert message in str(caught.value)
 
@@ -228,4 +237,3 @@ def test_unverified_rows_are_read_like_any_other() -> None:
     assert unverified
     for row in unverified:
         assert CONCEPT_MAP.lookup(row.resource, row.system, row.code) == row
-

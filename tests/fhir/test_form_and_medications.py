@@ -129,7 +129,12 @@ def test_two_usable_forms_none_used() -> None:
 def test_form_sets_mri_of_the_matching_syndrome_and_reports_unmatched_groups() -> None:
     intake = build(
         condition("a1", [coding(SYNDROME, "acute_myelitis")], onset="2016-05-04"),
-        form([_attack_group("2016-05-04", "acute_myelitis", True), _attack_group("2016-05-04", "brainstem", True)]),
+        form(
+            [
+                _attack_group("2016-05-04", "acute_myelitis", True),
+                _attack_group("2016-05-04", "brainstem", True),
+            ]
+        ),
     )
     assert intake.record is not None
     assert intake.record["attacks"] == [
@@ -175,7 +180,9 @@ def test_women_only_form_answers_are_null_for_men() -> None:
         (None, None, "systemic_corticosteroid"),
     ],
 )
-def test_route_decides_the_corticosteroid_class(route_code: str | None, route: str | None, drug_class: str) -> None:
+def test_route_decides_the_corticosteroid_class(
+    route_code: str | None, route: str | None, drug_class: str
+) -> None:
     rec = record(statement("m1", [PREDNISONE], route_code=route_code))
     assert rec["medications"][0]["route"] == route
     assert rec["medications"][0]["drug_class"] == drug_class
@@ -227,7 +234,11 @@ def _bounds(start: str | None, end: str | None) -> list[dict[str, Any]]:
     ("body", "start", "end"),
     [
         (_administration("a1", effectiveDateTime="2024-09-03T10:30:00+08:00"), "2024-09-03", "2024-09-03"),
-        (_administration("a1", effectivePeriod={"start": "2024-09-03", "end": "2024-09-04"}), "2024-09-03", "2024-09-04"),
+        (
+            _administration("a1", effectivePeriod={"start": "2024-09-03", "end": "2024-09-04"}),
+            "2024-09-03",
+            "2024-09-04",
+        ),
         (statement("a1", [PREDNISONE], start="2016-06-01", end=None), "2016-06-01", None),
         (statement("a1", [PREDNISONE], start="2016-06-01", end="2026-01"), "2016-06-01", None),
         (
@@ -235,10 +246,22 @@ def _bounds(start: str | None, end: str | None) -> list[dict[str, Any]]:
             "2020-02-02",
             "2020-02-02",
         ),
-        (_request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds("2025-10-28", "2025-11-01")), "2025-10-28", "2025-11-01"),
-        (_request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds(None, "2025-11-01")), "2025-10-27", "2025-11-01"),
+        (
+            _request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds("2025-10-28", "2025-11-01")),
+            "2025-10-28",
+            "2025-11-01",
+        ),
+        (
+            _request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds(None, "2025-11-01")),
+            "2025-10-27",
+            "2025-11-01",
+        ),
         (_request("a1", authoredOn="2025-10-27T09:00:00Z"), "2025-10-27", None),
-        (_request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds("2025-10", None)), "2025-10-27", None),
+        (
+            _request("a1", authoredOn="2025-10-27", dosageInstruction=_bounds("2025-10", None)),
+            "2025-10-27",
+            None,
+        ),
     ],
 )
 def test_medication_dates(body: dict[str, Any], start: str, end: str | None) -> None:
@@ -293,7 +316,11 @@ def test_rituximab_administrations_are_one_entry_each_in_date_order() -> None:
 
 
 def test_medication_reference_to_a_medication_resource() -> None:
-    medication = {"resourceType": "Medication", "id": "mp", "code": {"coding": [coding(RXNORM, "6902")], "text": "MP"}}
+    medication = {
+        "resourceType": "Medication",
+        "id": "mp",
+        "code": {"coding": [coding(RXNORM, "6902")], "text": "MP"},
+    }
     body = {**_request("m1", authoredOn="2025-10-27"), "medicationReference": {"reference": "Medication/mp"}}
     del body["medicationCodeableConcept"]
     intake = build(body, medication)
@@ -305,7 +332,9 @@ def test_medication_reference_to_a_medication_resource() -> None:
 def test_contained_medication() -> None:
     body = {
         **_request("m1", authoredOn="2025-10-27"),
-        "contained": [{"resourceType": "Medication", "id": "c", "code": {"coding": [coding(RXNORM, "1256")]}}],
+        "contained": [
+            {"resourceType": "Medication", "id": "c", "code": {"coding": [coding(RXNORM, "1256")]}}
+        ],
         "medicationReference": {"reference": "#c"},
     }
     del body["medicationCodeableConcept"]

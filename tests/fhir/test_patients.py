@@ -97,7 +97,9 @@ def test_duplicate_patient_ids_reject_every_copy() -> None:
     copies = resources_of([patient(), patient(sex="M"), lab("o1", "2160-0", 1.0, "mg/dL")])
     intake = build_patient(copies[:2], copies[2:], {}, dt.date(2026, 3, 2), CONCEPT_MAP)
     assert intake.rejection == "duplicate_id"
-    assert [o.reason for o in intake.outcomes if o.resource_type == "Patient"] == ["rejected:duplicate_id"] * 2
+    assert [o.reason for o in intake.outcomes if o.resource_type == "Patient"] == [
+        "rejected:duplicate_id"
+    ] * 2
     assert outcome(intake, "Observation/o1") == "patient_rejected"
 
 
@@ -178,7 +180,9 @@ def test_urn_reference_resolves_inside_its_bundle() -> None:
     pat = patient(pid="abc")
     index = {"urn:uuid:abc": pat}
     body = lab("o1", "2160-0", 1.0, "mg/dL", subject="urn:uuid:abc")
-    assert resource_from_body(body, Origin("b.json", 0, "entry[1]"), "urn:uuid:o1", index).patient_key == "abc"
+    assert (
+        resource_from_body(body, Origin("b.json", 0, "entry[1]"), "urn:uuid:o1", index).patient_key == "abc"
+    )
     not_patient = {"urn:uuid:abc": {"resourceType": "Group", "id": "abc"}}
     assert resource_from_body(body, Origin("b.json", 0, "entry[1]"), None, not_patient).patient_key is None
 
@@ -267,7 +271,9 @@ def test_an_undated_attack_makes_attacks_unknown() -> None:
         (None, None, None, None),
     ],
 )
-def test_condition_flags(clinical: str | None, severity: str | None, active: bool | None, severe: bool | None) -> None:
+def test_condition_flags(
+    clinical: str | None, severity: str | None, active: bool | None, severe: bool | None
+) -> None:
     extra: dict[str, Any] = {}
     if clinical is not None:
         extra["clinicalStatus"] = {
@@ -324,4 +330,3 @@ def test_pregnancy_status_latest_in_window_true_wins_ties() -> None:
     assert man.record["pregnant"] is None
     other = build(status("s1", "261665006", "2026-02-20"))
     assert outcome(other, "Observation/s1") == "unusable:no_result"
-

@@ -164,7 +164,11 @@ def test_medication_administration_filter(status: str, expected: str) -> None:
         ("amended", "http://nmocart.example/fhir/Questionnaire/screening|1", "used"),
         ("in-progress", "http://nmocart.example/fhir/Questionnaire/screening", "status:in-progress"),
         ("stopped", "http://nmocart.example/fhir/Questionnaire/screening", "status:stopped"),
-        ("entered-in-error", "http://nmocart.example/fhir/Questionnaire/screening", "status:entered-in-error"),
+        (
+            "entered-in-error",
+            "http://nmocart.example/fhir/Questionnaire/screening",
+            "status:entered-in-error",
+        ),
         ("completed", "http://nmocart.example/fhir/Questionnaire/screening|2", "questionnaire"),
         ("completed", "http://hospital.example/Questionnaire/phq9", "questionnaire"),
     ],
@@ -205,7 +209,9 @@ def test_observation_date_is_the_local_date_as_written(written: str, day: str) -
     ],
 )
 def test_observation_period_start_and_instant_give_the_date(extra: dict[str, Any]) -> None:
-    body = observation("o1", [coding(LOINC, CREATININE)], date=None, valueQuantity=quantity(1.0, "mg/dL"), **extra)
+    body = observation(
+        "o1", [coding(LOINC, CREATININE)], date=None, valueQuantity=quantity(1.0, "mg/dL"), **extra
+    )
     assert record(body)["labs"][0]["date"] == "2026-02-20"
 
 
@@ -220,7 +226,9 @@ def test_observation_period_start_and_instant_give_the_date(extra: dict[str, Any
     ],
 )
 def test_observation_without_a_full_date_is_unusable(extra: dict[str, Any]) -> None:
-    body = observation("o1", [coding(LOINC, CREATININE)], date=None, valueQuantity=quantity(1.0, "mg/dL"), **extra)
+    body = observation(
+        "o1", [coding(LOINC, CREATININE)], date=None, valueQuantity=quantity(1.0, "mg/dL"), **extra
+    )
     intake = build(body)
     assert outcome(intake, "Observation/o1") == "unusable:no_date"
     assert intake.record is not None
@@ -236,7 +244,9 @@ def test_observation_without_a_full_date_is_unusable(extra: dict[str, Any]) -> N
         (None, None, True),
     ],
 )
-def test_birth_date_partial_is_null_and_reported(birth: str | None, expected: str | None, warned: bool) -> None:
+def test_birth_date_partial_is_null_and_reported(
+    birth: str | None, expected: str | None, warned: bool
+) -> None:
     intake = build(with_patient=patient(birth=birth))
     assert intake.record is not None
     assert intake.record["birth_date"] == expected

@@ -60,7 +60,11 @@ def test_numeric_units_map_to_the_record_unit(code: str, value_quantity: dict[st
         (ALT, quantity(0.5, "ukat/L"), "ukat/L"),
         (CREATININE, quantity(97, unit="micromol/L"), "micromol/L"),
         (CREATININE, quantity(97, "µmol/L"), "µmol/L"),  # not a UCUM code
-        (CREATININE, quantity(97, "umol/L", system="http://hospital.example/units"), ""),  # other system, no text
+        (
+            CREATININE,
+            quantity(97, "umol/L", system="http://hospital.example/units"),
+            "",
+        ),  # other system, no text
         (CREATININE, quantity(97), ""),  # no unit at all
         (ALT, quantity(30, "IU/L"), "IU/L"),  # IU/L is the text spelling, not the UCUM code
     ],
@@ -78,9 +82,12 @@ def test_other_units_are_unmapped_counted_and_not_used(
 
 def test_non_ucum_system_falls_back_to_the_unit_text() -> None:
     value_quantity = quantity(97, "UMOL", unit="umol/L", system="http://hospital.example/units")
-    assert record(observation("o1", [coding(LOINC, CREATININE)], valueQuantity=value_quantity))["labs"][0][
-        "unit"
-    ] == "umol/L"
+    assert (
+        record(observation("o1", [coding(LOINC, CREATININE)], valueQuantity=value_quantity))["labs"][0][
+            "unit"
+        ]
+        == "umol/L"
+    )
 
 
 def test_numbers_are_copied_unchanged() -> None:
@@ -92,7 +99,9 @@ def test_numbers_are_copied_unchanged() -> None:
 
 @pytest.mark.parametrize("comparator", ["<", "<=", ">=", ">"])
 def test_a_value_with_a_comparator_is_not_used(comparator: str) -> None:
-    body = observation("o1", [coding(LOINC, CREATININE)], valueQuantity={**quantity(0.3, "mg/dL"), "comparator": comparator})
+    body = observation(
+        "o1", [coding(LOINC, CREATININE)], valueQuantity={**quantity(0.3, "mg/dL"), "comparator": comparator}
+    )
     intake = build(body)
     assert outcome(intake, "Observation/o1") == "unusable:comparator"
 
@@ -104,13 +113,16 @@ def test_a_missing_or_non_numeric_value_is_not_used(value: Any) -> None:
         del q["value"]
     else:
         q["value"] = value
-    assert outcome(build(observation("o1", [coding(LOINC, CREATININE)], valueQuantity=q)), "Observation/o1") == (
-        "unusable:no_value"
-    )
+    assert outcome(
+        build(observation("o1", [coding(LOINC, CREATININE)], valueQuantity=q)), "Observation/o1"
+    ) == ("unusable:no_value")
 
 
 def test_no_value_quantity_is_not_used() -> None:
-    assert outcome(build(observation("o1", [coding(LOINC, CREATININE)])), "Observation/o1") == "unusable:no_value"
+    assert (
+        outcome(build(observation("o1", [coding(LOINC, CREATININE)])), "Observation/o1")
+        == "unusable:no_value"
+    )
 
 
 def test_negative_numbers_the_record_cannot_hold_are_not_used() -> None:
@@ -248,7 +260,14 @@ def _interpreted(code: str) -> dict[str, Any]:
 def test_qualitative_lab_results(value: dict[str, Any], result: str) -> None:
     rec = record(observation("o1", [coding(LOINC, HBSAG)], **value))
     assert rec["labs"] == [
-        {"date": "2026-02-20", "test": "hbsag", "value": None, "unit": None, "upper_limit": None, "result": result}
+        {
+            "date": "2026-02-20",
+            "test": "hbsag",
+            "value": None,
+            "unit": None,
+            "upper_limit": None,
+            "result": result,
+        }
     ]
 
 

@@ -122,7 +122,8 @@ def records(
         soft_wrap=True,
     )
     console.print(
-        f"wrote {out / 'records.ndjson'}, {out / 'sources.ndjson'}, {out / 'intake-report.json'}", soft_wrap=True
+        f"wrote {out / 'records.ndjson'}, {out / 'sources.ndjson'}, {out / 'intake-report.json'}",
+        soft_wrap=True,
     )
     if run.reported:
         raise typer.Exit(EXIT_REPORTED)

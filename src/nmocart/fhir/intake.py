@@ -177,7 +177,7 @@ class PatientIntake:
 
 
 def screening_record(record: Mapping[str, Any]) -> ScreeningRecord:
-    """The validated record model of a built record dict (through its JSON, as ``nmocart screen`` reads it)."""
+    """The validated record model of a built record (through its JSON, as ``nmocart screen`` reads it)."""
     return ScreeningRecord.model_validate_json(orjson.dumps(record))
 
 
