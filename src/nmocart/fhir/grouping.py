@@ -14,7 +14,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,8 @@ class IntakeRun:
         return bool(self.parse_errors or self.tally.problems)
 
 
-def _coded(resource_type: str, body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def medication_codes(resource_type: str, body: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The (system, code, display) of a resource's code (Medication) or medication concept, for coverage."""
     concept = (
         body.get("code")
         if resource_type in ("Observation", "Condition", "Medication")
@@ -86,6 +87,10 @@ def _coded(resource_type: str, body: dict[str, Any]) -> tuple[tuple[str, str, st
             values = [coding.get(k) for k in ("system", "code", "display")]
             out.append(tuple(v if isinstance(v, str) else "" for v in values))
     return tuple(out)  # type: ignore[arg-type]
+
+
+_coded = medication_codes
+"""Former name, kept for callers that imported it."""
 
 
 class _Table:
@@ -194,7 +199,7 @@ def run_intake(
             " line BIGINT, entry VARCHAR, medication_key VARCHAR, body VARCHAR)"
         )
         table = _Table(con)
-        total_bytes = sum(os.path.getsize(p) for p, fmt, _ in input_files(paths) if fmt and os.path.isfile(p))
+        total_bytes = sum(os.path.getsize(p) for p, fmt in input_files(paths) if fmt and os.path.isfile(p))
         done_bytes, last_file = 0, ""
         for res in reader.read(paths):
             if progress is not None and res.origin.file != last_file:
@@ -259,7 +264,7 @@ def run_intake(
                         med.ref,
                         status,
                         reason,
-                        _coded("Medication", dict(med.body)),
+                        medication_codes("Medication", med.body),
                         med.origin,
                     )
                 )

@@ -27,6 +27,7 @@ __all__ = [
     "ParseError",
     "Resource",
     "input_files",
+    "input_files_named",
     "patient_id_of_reference",
     "resource_from_body",
 ]
@@ -205,7 +206,13 @@ def resource_from_body(
     return Resource(rtype, ref, body, origin, patient_key, medication_key)
 
 
-def input_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None, bool]]:
+def input_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None]]:
+    """Each input file and its format (``ndjson``/``json``; None for a file that is neither)."""
+    for path, fmt, _ in input_files_named(paths):
+        yield path, fmt
+
+
+def input_files_named(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None, bool]]:
     """Each input file, its format (``ndjson``/``json``; None: neither) and whether it was named.
 
     A directory stands for the NDJSON and JSON files directly inside it, in code-point order
@@ -268,7 +275,7 @@ class InputReader:
 
     def read(self, paths: Iterable[str | Path]) -> Iterator[Resource]:
         """Every resource of ``paths`` (Bundles unpacked), in file, line and entry order."""
-        for path, fmt, named in input_files(paths):
+        for path, fmt, named in input_files_named(paths):
             if fmt is None and not named:
                 self.skipped.append({"file": path, "reason": "not .ndjson, .ndjson.gz, .jsonl or .json"})
                 continue
