@@ -63,7 +63,7 @@ def test_numeric_units_map_to_the_record_unit(code: str, value_quantity: dict[st
         (
             CREATININE,
             quantity(97, "umol/L", system="http://hospital.example/units"),
-            "",
+            "umol/L (http://hospital.example/units)",
         ),  # other system, no text
         (CREATININE, quantity(97), ""),  # no unit at all
         (ALT, quantity(30, "IU/L"), "IU/L"),  # IU/L is the text spelling, not the UCUM code
@@ -208,6 +208,7 @@ def test_ecg_components_give_one_item_each() -> None:
         ({"value": 7.5}, 7.5),
         (quantity(7.5, "%"), None),
         (quantity(7.5, unit="fold"), None),
+        (quantity(7.5, "1", system="http://hospital.example/units"), None),
     ],
 )
 def test_tcell_fold_expansion_unit(value_quantity: dict[str, Any], expected: float | None) -> None:
