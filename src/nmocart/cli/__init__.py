@@ -17,6 +17,7 @@ from nmocart import batch
 from nmocart.batch import workbook
 from nmocart.batch.screening import evaluate_item, screen_item
 from nmocart.cli import cdisc as cdisc_cli
+from nmocart.cli import fhir as fhir_cli
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
 from nmocart.cli import template as template_cli
@@ -37,6 +38,7 @@ app.add_typer(kinetics_cli.app, name="kinetics")
 app.add_typer(cdisc_cli.app, name="cdisc")
 app.add_typer(template_cli.app, name="template")
 app.command("import")(template_cli.import_workbook)
+app.add_typer(fhir_cli.app, name="fhir")
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
