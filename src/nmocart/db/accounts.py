@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from nmocart.db.errors import (
     NotFoundError,
 )
 from nmocart.db.models import ApiToken, BrowserSession, User
-from nmocart.db.roles import POLICY, Permission, Role, allowed
+from nmocart.db.roles import POLICY, AccountPolicy, Permission, Role, allowed
 
 __all__ = [
     "Actor",
@@ -101,6 +101,7 @@ def operator_name(operator: Operator) -> str:
 class UserInfo:
     """An account as listed (never the password hash)."""
 
+    user_id: int
     username: str
     full_name: str
     role: Role
@@ -110,9 +111,19 @@ class UserInfo:
     last_login_at: dt.datetime | None
 
 
+def password_hasher(policy: AccountPolicy) -> PasswordHasher:
+    """The argon2id hasher with the policy's cost parameters."""
+    return PasswordHasher(
+        time_cost=policy.argon2_time_cost,
+        memory_cost=policy.argon2_memory_kib,
+        parallelism=policy.argon2_parallelism,
+        type=Type.ID,
+    )
+
+
 @cache
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()  # argon2id with RFC 9106 low-memory defaults
+    return password_hasher(POLICY)
 
 
 @cache
@@ -165,6 +176,7 @@ def _role(role: str) -> Role:
 
 def _info(user: User) -> UserInfo:
     return UserInfo(
+        user.id,
         user.username,
         user.full_name,
         Role(user.role),
@@ -323,6 +335,8 @@ def check_password(
         if user.failed_logins or user.locked_until is not None:
             user.failed_logins = 0
             user.locked_until = None
+        if _hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher().hash(password)  # the policy's parameters changed
         return None
     user.failed_logins += 1
     changes: list[dict[str, object]] = [
@@ -443,7 +457,7 @@ def lookup_session(db: Database, token: str) -> SessionInfo | None:
         ).first()
         if row is None:
             return None
-        browser, user = row.tuple()
+        browser, user = row
         if (
             browser.ended_at is not None
             or not user.active
@@ -519,7 +533,7 @@ def lookup_token(db: Database, token: str) -> Actor | None:
         ).first()
         if row is None:
             return None
-        grant, user = row.tuple()
+        grant, user = row
         if grant.revoked_at is not None or grant.expires_at <= db.now() or not user.active:
             return None
         return _actor(user)

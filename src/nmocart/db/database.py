@@ -73,7 +73,7 @@ def database_url(data_dir: Path | None = None, url: str | None = None) -> str:
                 f"--database-url: {parsed.get_backend_name()!r} is not supported; "
                 "use postgresql+psycopg or sqlite"
             )
-        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        if parsed.get_backend_name() == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return parsed.render_as_string(hide_password=False)
     folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
@@ -176,11 +176,10 @@ def open_database(
     """
     chosen = database_url(data_dir, url)
     parsed = make_url(chosen)
-    if require_head and parsed.get_backend_name() == "sqlite" and parsed.database:
-        if not Path(parsed.database).exists():
-            raise NotMigratedError(
-                f"database not migrated (no database at {parsed.database}); run: {upgrade_hint(data_dir, url)}"
-            )
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if require_head and sqlite_file and not Path(sqlite_file).exists():
+        hint = upgrade_hint(data_dir, url)
+        raise NotMigratedError(f"database not migrated (no database at {sqlite_file}); run: {hint}")
     engine = make_engine(chosen)
     db = Database(engine, protocol if protocol is not None else load_protocol(), clock)
     if require_head:

@@ -98,6 +98,11 @@ class AccountPolicy(BaseModel):
     session_touch_seconds: int = Field(
         ge=0, description="A session's last-seen time is written at most this often (fewer writes)."
     )
+    argon2_time_cost: int = Field(ge=1, description="argon2id iterations (RFC 9106 second choice: 3).")
+    argon2_memory_kib: int = Field(
+        ge=8, description="argon2id memory in KiB (RFC 9106 second choice: 64 MiB)."
+    )
+    argon2_parallelism: int = Field(ge=1, description="argon2id lanes.")
 
 
 @cache

@@ -159,7 +159,7 @@ def get_upload(db: Database, actor: Actor, upload_id: int) -> UploadView:
         ).first()
         if row is None:
             raise NotFoundError(f"upload: no upload {upload_id}")
-        upload, who = row.tuple()
+        upload, who = row
         if hashlib.sha256(upload.content).hexdigest() != upload.sha256:
             raise RuntimeError(f"upload {upload_id}: content does not match its stored SHA-256")
         return UploadView(
