@@ -122,7 +122,7 @@ def test_a_stale_base_version_is_a_conflict_and_writes_nothing(db: Database, coo
     candidates.create_candidate(db, coordinator, example("eligible"))
     candidates.save_version(db, coordinator, "SCR-0001", _with_note(example("eligible"), "first"), 1, "a")
     entries = len(audit.audit_trail(db, OPERATOR))
-    with pytest.raises(ConflictError, match="base_version: 1 is not the latest version \\(2\\)"):
+    with pytest.raises(ConflictError, match=r"base_version: 1 is not the latest version \(2\)"):
         candidates.save_version(
             db, coordinator, "SCR-0001", _with_note(example("eligible"), "second"), 1, "b"
         )

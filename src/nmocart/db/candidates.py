@@ -570,7 +570,7 @@ def list_candidates(db: Database, actor: Actor) -> list[CandidateSummary]:
             CandidateSummary(
                 c.candidate_id, c.latest_version, v.decision, c.status, v.screening_date, v.saved_at
             )
-            for c, v in rows
+            for c, v in sorted(rows, key=lambda pair: pair[0].candidate_id)
         ]
 
 

@@ -246,7 +246,8 @@ def screening_log(db: Database, actor: Actor) -> list[LogRow]:
                 )
             )
         rows = []
-        for candidate, version in latest:
+        # sorted here, not by the database's collation: same order on every backend and locale
+        for candidate, version in sorted(latest, key=lambda pair: pair[0].candidate_id):
             own = history.get(candidate.id, [])
             dates: dict[str, dt.date] = {}
             for event in own:
