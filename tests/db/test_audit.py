@@ -216,3 +216,12 @@ def test_concurrent_writers_keep_one_unbroken_chain(db: Database, clock: Clock) 
     report = audit.verify_chain(db.engine)
     assert report.ok
     assert report.entries == 1 + 4 * 5 * 2
+
+
+def test_timestamp_text_is_fixed_width_utc() -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    assert audit.timestamp_text(dt.datetime(2026, 3, 2, 10, 0, tzinfo=paris)) == "2026-03-02T09:00:00.000000Z"
+    assert audit.timestamp_text(dt.datetime(2026, 3, 2, 9, 0, 0, 7)) == "2026-03-02T09:00:00.000007Z"
+    assert audit.timestamp_text(dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)) == (
+        "2026-12-31T23:59:59.999999Z"
+    )
