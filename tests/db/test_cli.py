@@ -160,3 +160,13 @@ def test_audit_verify_names_the_tampered_entry(db_url: str) -> None:
     result = run(db_url, "audit", "verify")
     assert result.exit_code == 1
     assert "audit trail broken: entry 2: content does not match its hash (altered)" in result.output
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback() -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2"
+    for command in (["user", "list"], ["audit", "verify"], ["db", "upgrade"]):
+        result = runner.invoke(app, [*command, "--database-url", url])
+        assert result.exit_code == 2, command
+        assert "Traceback" not in result.output
+        assert result.output.startswith("error: cannot ")
+        assert "Is the server running" in " ".join(result.output.split())  # the driver's own words
