@@ -127,9 +127,9 @@ def load_postgres(url: str, entries: int) -> None:
         engine.dispose()
 
 
-def verify(url: str) -> tuple[float, float, str]:
-    """Run ``nmocart audit verify``; return wall seconds, peak RSS MB of the child, its output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def verify(url: str) -> tuple[float, float, float, str]:
+    """Run ``nmocart audit verify``; return wall s, the child's CPU s, its peak RSS MB, its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "nmocart", "audit", "verify", "--database-url", url],
@@ -138,10 +138,11 @@ def verify(url: str) -> tuple[float, float, str]:
         check=False,
     )
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"audit verify failed ({done.returncode}): {done.stdout}{done.stderr}")
-    return wall, max(peak, before) / 1024, done.stdout.strip()
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, after.ru_maxrss / 1024, done.stdout.strip()
 
 
 def run_backend(backend: str, entries: int, postgres_url: str) -> bool:
@@ -168,7 +169,8 @@ def run_backend(backend: str, entries: int, postgres_url: str) -> bool:
         t0 = time.perf_counter()
         (load_sqlite if backend == "sqlite" else load_postgres)(url, entries)
         generated = time.perf_counter() - t0
-        wall, peak_mb, output = verify(url)
+        load = os.getloadavg()[0]
+        wall, cpu, peak_mb, output = verify(url)
         size = ""
         if folder is not None:
             total = sum(p.stat().st_size for p in Path(folder.name).iterdir())
@@ -176,8 +178,9 @@ def run_backend(backend: str, entries: int, postgres_url: str) -> bool:
         ok = output == f"audit trail intact: {entries} entries" and wall < BUDGET_S
         print(f"{backend}: {entries:,} entries generated and loaded in {generated:.1f} s (untimed){size}")
         print(
-            f"{backend}: nmocart audit verify: {wall:.1f} s wall, {entries / wall:,.0f} entries/s, "
-            f"peak RSS {peak_mb:.0f} MB -> {output!r}  [{'PASS' if ok else 'FAIL'} < {BUDGET_S:.0f} s]"
+            f"{backend}: nmocart audit verify: {wall:.1f} s wall, {cpu:.1f} s CPU (verifier process), "
+            f"{entries / wall:,.0f} entries/s, peak RSS {peak_mb:.0f} MB, load average before {load:.1f} "
+            f"-> {output!r}  [{'PASS' if ok else 'FAIL'} < {BUDGET_S:.0f} s]"
         )
         return ok
     finally:

@@ -211,15 +211,19 @@ def verify_chain(engine: Engine, batch: int = 20_000) -> ChainReport:
     Checks, per entry: the sequence number follows the one before, ``previous_hash`` equals
     the previous entry's hash, and the stored hash equals the recomputed one. At the end the
     head row must name the last entry (so removing entries from the end is detected too).
+    Everything is read in one snapshot (REPEATABLE READ on PostgreSQL, one read transaction on
+    SQLite), so entries appended while it runs cannot confuse it.
     """
     expected_previous = GENESIS_HASH
     expected_sequence = 1
     count = 0
-    with engine.connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=batch).execute(
-            select(*_verify_columns(engine.dialect.name)).order_by(AuditEntry.sequence)
-        )
-        for row in rows:
+    options: dict[str, Any] = {"stream_results": True, "yield_per": batch}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        head = connection.execute(select(AuditHead.last_sequence, AuditHead.last_hash)).first()
+        rows = connection.execute(select(*_verify_columns(engine.dialect.name)).order_by(AuditEntry.sequence))
+        for row in (row for partition in rows.partitions() for row in partition):
             sequence = row[0]
             if sequence != expected_sequence:
                 return ChainReport(
@@ -243,7 +247,6 @@ def verify_chain(engine: Engine, batch: int = 20_000) -> ChainReport:
             expected_sequence += 1
             count += 1
         rows.close()
-        head = connection.execute(select(AuditHead.last_sequence, AuditHead.last_hash)).first()
     if head is None:
         return ChainReport(count, None, "the audit head row is missing")
     if head[0] != count or head[1] != expected_previous:
