@@ -267,12 +267,12 @@ def disable_user(db: Database, operator: Operator, username: str, reason: str) -
             raise ConflictError(f"username: {username!r} is already disabled")
         now = db.now()
         user.active = False
-        session.execute(
+        ended = session.execute(
             update(BrowserSession)
             .where(BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None))
             .values(ended_at=now)
         )
-        session.execute(
+        revoked = session.execute(
             update(ApiToken)
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=now)
@@ -284,11 +284,20 @@ def disable_user(db: Database, operator: Operator, username: str, reason: str) -
             entity="user",
             entity_id=username,
             action="disable",
-            changes=[{"field": "active", "old": True, "new": False}],
+            changes=[
+                {"field": "active", "old": True, "new": False},
+                {"field": "sessions_ended", "old": None, "new": _rowcount(ended)},
+                {"field": "tokens_revoked", "old": None, "new": _rowcount(revoked)},
+            ],
             reason=why,
             at=now,
         )
         return _info(user)
+
+
+def _rowcount(result: object) -> int:
+    count = getattr(result, "rowcount", 0)
+    return int(count) if isinstance(count, int) else 0
 
 
 def set_role(db: Database, operator: Operator, username: str, role: str, reason: str) -> UserInfo:
@@ -478,12 +487,26 @@ def lookup_session(db: Database, token: str) -> SessionInfo | None:
 
 
 def end_session(db: Database, token: str) -> None:
-    """Log out: end the session (idempotent)."""
+    """Log out: end the session (idempotent; the first call is audited)."""
     with db.write() as session:
-        session.execute(
-            update(BrowserSession)
+        row = session.execute(
+            select(BrowserSession, User)
+            .join(User)
             .where(BrowserSession.token_sha256 == _token_sha256(token), BrowserSession.ended_at.is_(None))
-            .values(ended_at=db.now())
+        ).first()
+        if row is None:
+            return
+        browser, user = row
+        browser.ended_at = db.now()
+        audit.append(
+            session,
+            db,
+            actor=user.username,
+            entity="user",
+            entity_id=user.username,
+            action="logout",
+            changes=[],
+            at=browser.ended_at,
         )
 
 
