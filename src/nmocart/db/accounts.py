@@ -29,6 +29,7 @@ from nmocart.db.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    storable_text,
 )
 from nmocart.db.models import ApiToken, BrowserSession, User
 from nmocart.db.roles import POLICY, AccountPolicy, Permission, Role, allowed
@@ -197,7 +198,7 @@ def add_user(
             "starting with a letter"
         )
     chosen = _role(role)
-    full_name = full_name.strip()
+    full_name = storable_text("full name", full_name.strip())
     if not full_name:
         raise InvalidInputError("full name: empty; give the person's printed name (used in signatures)")
     _check_password_rules(password)
@@ -245,7 +246,7 @@ def list_users(db: Database, operator: Operator) -> list[UserInfo]:
 
 
 def _stored_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFoundError(f"username: no account {username!r}; see nmocart user list")
     return user
@@ -254,7 +255,7 @@ def _stored_user(session: Session, username: str) -> User:
 def _need_reason(reason: str | None) -> str:
     if reason is None or not reason.strip():
         raise InvalidInputError("reason: required; say why")
-    return reason.strip()
+    return storable_text("reason", reason.strip())
 
 
 def disable_user(db: Database, operator: Operator, username: str, reason: str) -> UserInfo:
@@ -396,7 +397,7 @@ def _verify_hash(digest: str, password: str) -> bool:
 def authenticate(db: Database, username: str, password: str) -> Actor:
     """Check a user name and password with lockout; the returned actor is who acts."""
     with db.write() as session:
-        user = session.scalar(select(User).where(User.username == username))
+        user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
         failure = check_password(session, db, user, password, "login")
         if failure is None:
             assert user is not None
