@@ -17,6 +17,7 @@ from nmocart import batch
 from nmocart.batch import workbook
 from nmocart.batch.screening import evaluate_item, screen_item
 from nmocart.cli import cdisc as cdisc_cli
+from nmocart.cli import db as db_cli
 from nmocart.cli import fhir as fhir_cli
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
@@ -39,6 +40,9 @@ app.add_typer(cdisc_cli.app, name="cdisc")
 app.add_typer(template_cli.app, name="template")
 app.command("import")(template_cli.import_workbook)
 app.add_typer(fhir_cli.app, name="fhir")
+app.add_typer(db_cli.db_app, name="db")
+app.add_typer(db_cli.user_app, name="user")
+app.add_typer(db_cli.audit_app, name="audit")
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
