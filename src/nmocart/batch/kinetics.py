@@ -97,7 +97,7 @@ def _rows(
         first_row(reader)
         try:
             for fields in reader:
-                if not fields or all(not f.strip() for f in fields):
+                if not fields or (not fields[0].strip() and not "".join(fields).strip()):
                     continue
                 shape = row_shape_problem(fields, width, reader.line_num, index)
                 if shape is not None:

@@ -216,6 +216,8 @@ def check_rows(
     analyte = [a or DEFAULT_ANALYTE for a in analyte]
     unit = column("unit") if "unit" in index else [""] * len(rows)
     for name, cells in (("subject", subject), ("analyte", analyte), ("unit", unit)):
+        if _CONTROL.search("".join(cells)) is None:
+            continue
         for i, cell in enumerate(cells):
             bad = _CONTROL.search(cell)
             if bad is not None:
@@ -402,7 +404,7 @@ def _read_all(text: str) -> tuple[SampleColumns, dict[str, tuple[str, int]], lis
     row_no: list[int] = []
     try:
         for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
+            if not fields or (not fields[0].strip() and not "".join(fields).strip()):
                 continue
             shape = row_shape_problem(fields, width, reader.line_num, index)
             if shape is not None:
