@@ -28,6 +28,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from nmocart.kernel.json_text import looks_utf16
+
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 """Files with these endings hold one record per line; any other file holds one record."""
 
@@ -115,7 +117,7 @@ UTF16_ERROR = "the file is UTF-16 encoded; save the file as UTF-8"
 
 def _lines(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
     for number, raw in enumerate(stream, start=1):
-        if number == 1 and (raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:2] == b"\x00"):
+        if number == 1 and (raw.startswith((b"\xff\xfe", b"\xfe\xff")) or looks_utf16(raw[:4])):
             yield SourceItem(name, b"", len(raw), read_error=UTF16_ERROR)
             return
         payload = raw.strip()

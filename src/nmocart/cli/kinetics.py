@@ -22,6 +22,7 @@ import typer
 from nmocart.batch import ClosedStdinError, stdin_bytes
 from nmocart.batch.kinetics import FileIndex, json_document, spool_stdin, stream_nca
 from nmocart.cli.exits import EXIT_REJECTED
+from nmocart.kernel.json_text import looks_utf16
 from nmocart.kinetics.nca import NcaOptions, compute_nca
 from nmocart.kinetics.samples import MAX_PROBLEMS, Problem, SampleInputError, read_usable_samples
 from nmocart.kinetics.table import COLUMNS, TIME_UNIT, table_csv, table_json
@@ -70,6 +71,13 @@ def _input_file(file: str) -> Iterator[Path]:
             _fail([f"{file}: is a directory; give the path of the sample CSV"])
         if not path.exists():
             _fail([f"{file}: no such file; give the path of the sample CSV"])
+        try:
+            with open(path, "rb") as stream:
+                head = stream.read(4)
+        except OSError:
+            head = b""
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or looks_utf16(head):
+            _fail([f"{file}: the file is UTF-16 encoded; save the file as UTF-8"])
         yield path
         return
     try:

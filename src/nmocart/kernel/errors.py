@@ -111,7 +111,9 @@ def readable_id(data: bytes | str, key: str) -> str | None:
     except orjson.JSONDecodeError:
         return None
     value = parsed.get(key) if isinstance(parsed, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str) or not value.isprintable():
+        return None  # an id with control characters is never echoed back
+    return value
 
 
 class RecordError(ValueError):

@@ -28,9 +28,18 @@ def utf8_payload(data: bytes | str) -> bytes | str:
         return data[1:] if data.startswith("\ufeff") else data
     if data.startswith(UTF8_BOM):
         return data[len(UTF8_BOM) :]
-    if data.startswith(_UTF16_BOMS) or (len(data) >= 2 and (data[0] == 0 or data[1] == 0)):
+    if data.startswith(_UTF16_BOMS) or looks_utf16(data[:4]):
         raise TextEncodingError("the file is UTF-16 encoded; save the file as UTF-8")
     return data
+
+
+def looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: JSON starts with ASCII, so every other byte of it is zero."""
+    if len(head) < 4:
+        return False
+    little = head[1] == head[3] == 0 and head[0] != 0 and head[2] != 0
+    big = head[0] == head[2] == 0 and head[1] != 0 and head[3] != 0
+    return little or big
 
 
 class _Pairs(dict[str, object]):
