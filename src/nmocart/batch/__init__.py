@@ -28,8 +28,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from nmocart.kernel.json_text import looks_utf16
-
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 """Files with these endings hold one record per line; any other file holds one record."""
 
@@ -112,15 +110,14 @@ def is_ndjson(path: str) -> bool:
     return path == "-" or path.endswith(NDJSON_SUFFIXES)
 
 
-UTF16_ERROR = "the file is UTF-16 encoded; save the file as UTF-8"
+_BLANK = b" \t\r\n\x00"
+"""Stripped from both ends of an NDJSON line (NUL: the other half of a UTF-16 line break)."""
 
 
 def _lines(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+    """Every non-blank line; a UTF-16 file gives one "save as UTF-8" error per line."""
     for number, raw in enumerate(stream, start=1):
-        if number == 1 and (raw.startswith((b"\xff\xfe", b"\xfe\xff")) or looks_utf16(raw[:4])):
-            yield SourceItem(name, b"", len(raw), read_error=UTF16_ERROR)
-            return
-        payload = raw.strip()
+        payload = raw.strip(_BLANK)
         if payload:
             yield SourceItem(f"{name}:{number}", payload, len(raw))
 
