@@ -318,3 +318,29 @@ def test_a_closed_stdin_fails_cleanly(args: list[str]) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "standard input is closed" in done.stderr + done.stdout
+
+
+@given(st.data())
+def test_any_repeated_key_in_a_valid_record_is_rejected(data: st.DataObject) -> None:
+    """Repeat any key of any object of a valid record with its own value: always rejected."""
+    text = json.dumps(base())
+    keys = [i for i in range(len(text)) if text.startswith('": ', i)]
+    end = data.draw(st.sampled_from(keys), label="key end")
+    start = text.rindex('"', 0, end) + 1
+    key = text[start:end]
+    value = json.dumps(_value_after(text, end + 3))
+    doubled = text[: start - 1] + f'"{key}": {value}, ' + text[start - 1 :]
+    with pytest.raises(RecordError, match="the key appears more than once"):
+        parse_record(doubled)
+
+
+def _value_after(text: str, index: int) -> Any:
+    value, _ = json.JSONDecoder().raw_decode(text, index)
+    return value
+
+
+def test_colons_inside_strings_are_not_repeated_keys() -> None:
+    record = base()
+    assert record["investigator"] is not None
+    record["investigator"]["notes"] = "titer 1:100; seen 10:30"
+    assert parse_record(json.dumps(record)).investigator is not None

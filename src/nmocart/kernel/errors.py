@@ -12,7 +12,7 @@ from typing import TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from nmocart.kernel.json_text import TextEncodingError, repeated_keys, utf8_payload
+from nmocart.kernel.json_text import TextEncodingError, may_repeat_keys, repeated_keys, utf8_payload
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -134,13 +134,20 @@ def parse_json_record(model: type[Model], data: bytes | str, id_key: str) -> Mod
         payload = utf8_payload(data)
     except TextEncodingError as exc:
         raise RecordError([f"(record): {exc}"], None) from None
-    repeated = repeated_keys(payload)
-    if repeated:
-        raise RecordError(
-            [f"{path}: the key appears more than once in its object; keep one" for path in repeated],
-            readable_id(payload, id_key),
-        )
     try:
-        return model.model_validate_json(payload)
+        record = model.model_validate_json(payload)
     except ValidationError as exc:
-        raise RecordError(describe_validation_error(exc), readable_id(payload, id_key)) from None
+        problems = _repeated(payload) + describe_validation_error(exc)
+        raise RecordError(problems, readable_id(payload, id_key)) from None
+    if may_repeat_keys(payload, record):
+        repeated = _repeated(payload)
+        if repeated:
+            raise RecordError(repeated, readable_id(payload, id_key))
+    return record
+
+
+def _repeated(payload: bytes | str) -> list[str]:
+    """One problem per key repeated in its object."""
+    return [
+        f"{path}: the key appears more than once in its object; keep one" for path in repeated_keys(payload)
+    ]

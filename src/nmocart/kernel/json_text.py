@@ -1,18 +1,21 @@
 r"""JSON text as people's tools write it: byte-order marks, UTF-16, and duplicate keys.
 
 A JSON object with the same key twice is rejected: parsers keep one of them silently
-(``"sex": "male", "sex": "female"`` would change a decision). The check is fast on the
-common case: ``orjson`` parses and re-serialises the text, and when the re-serialised
-text has as many ``:`` as the input (and the input has no ``\\u`` escapes) no key can
-have been dropped. Only otherwise (a colon inside a string, an escape, or a real
-duplicate) does the slower pure-Python pass run, which names every duplicate's path.
+(``"sex": "male", "sex": "female"`` would change a decision). The check is cheap on the
+common case (:func:`may_repeat_keys`): after validation, the ``:`` of the text are counted
+against the keys the models were given. Only when they differ (a colon inside a string,
+or a real duplicate) does :func:`repeated_keys` run: ``orjson`` parses and re-serialises
+the text (no key dropped if the colon counts match and there is no ``\\u`` escape), and
+only if still unsure the pure-Python pass, which names every duplicate's path.
 """
 
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import orjson
+from pydantic import BaseModel
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -100,3 +103,45 @@ def repeated_keys(data: bytes | str) -> list[str]:
     except (ValueError, RecursionError):
         return []
     return _paths(parsed)
+
+
+def _nested_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` whose annotation can hold models (directly or in a list)."""
+    cached: tuple[str, ...] | None = model.__dict__.get("__nmocart_nested__")
+    if cached is not None:
+        return cached
+
+    def holds_model(annotation: object) -> bool:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return True
+        return any(holds_model(arg) for arg in get_args(annotation))
+
+    found = tuple(name for name, info in model.model_fields.items() if holds_model(info.annotation))
+    type.__setattr__(model, "__nmocart_nested__", found)
+    return found
+
+
+def keys_given(model: BaseModel) -> int:
+    """How many keys the validated JSON objects held, counted once each (fields set, nested)."""
+    total = len(model.__pydantic_fields_set__)
+    for name in _nested_fields(type(model)):
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            total += keys_given(value)
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], BaseModel):
+            if _nested_fields(type(value[0])):
+                total += sum(keys_given(item) for item in value)
+            else:  # flat items (labs): the hot path; a miscount only ever means "unsure"
+                total += sum(len(item.__pydantic_fields_set__) for item in value)
+    return total
+
+
+def may_repeat_keys(data: bytes | str, model: BaseModel) -> bool:
+    """False when the text that validated into ``model`` provably repeats no key (cheap).
+
+    Every key of JSON text is followed by one literal ``:`` outside strings, so the text has
+    at least as many ``:`` as keys, more if a key repeats or a string holds a colon. When the
+    count equals the keys the (strict, extra-forbidding) models were given, nothing repeats.
+    """
+    colons = data.count(b":") if isinstance(data, bytes) else data.count(":")
+    return colons != keys_given(model)
