@@ -5,8 +5,8 @@ Run: ``python benchmarks/bench_kinetics_memory.py [--rows N] [--samples-per-subj
 Writes a seeded synthetic study (subjects of K samples each, contiguous, one analyte; a
 bi-exponential expansion/persistence curve with noise and BLQ tails) to a temporary CSV,
 then runs ``nmocart kinetics nca FILE`` in a child process with the table going to a file,
-and reports the child's peak resident memory (``ru_maxrss``), wall time and the table's
-size. ``--shuffle`` interleaves the subjects (the slower two-pass path with chunk files).
+and reports the child's peak resident memory (``ru_maxrss``), wall and CPU time and the
+table's size. ``--shuffle`` interleaves the subjects (the slower two-pass path with chunk files).
 """
 
 from __future__ import annotations
@@ -89,12 +89,14 @@ def main() -> None:
             check=False,
         )
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = usage.ru_maxrss
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"exit status {done.returncode}; stderr: {done.stderr.decode()[:500]!r}")
     profiles = table.read_bytes().count(b"\n") - 1
     print(f"table: {table.stat().st_size / 1e6:,.1f} MB, {profiles:,} profiles")
-    print(f"kinetics nca: wall {wall:.1f} s, peak RSS {peak_kib / 1024:,.0f} MB")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"kinetics nca: wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS {peak_kib / 1024:,.0f} MB")
     if not args.keep:
         src.unlink()
         table.unlink()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,3 +144,29 @@ def test_one_hostile_row_only_takes_out_its_own_subject(
         assert bad.stderr.startswith("error: ")
     else:  # the cell was still a valid one (e.g. another plausible number)
         assert bad.stderr == ""
+
+
+def test_a_bug_met_by_one_subject_leaves_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subject whose NCA raises (simulated bug) is left out with a crash file, exit 70."""
+    import nmocart.batch.kinetics as streaming
+
+    rows = _study(17, 5, [6])
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    clean = runner.invoke(app, ["kinetics", "nca", str(path)]).stdout.splitlines()
+    real = streaming.compute_nca  # type: ignore[attr-defined]
+    victim_peak = max(float(r.split(",")[2] or 0) for r in rows if r.startswith("S002,"))
+
+    def buggy(profiles: Any, options: Any) -> Any:
+        if np.any(profiles.conc == victim_peak):
+            raise ZeroDivisionError("simulated bug")
+        return real(profiles, options)
+
+    monkeypatch.setattr(streaming, "compute_nca", buggy)
+    monkeypatch.setenv("NMOCART_CRASH_DIR", str(tmp_path))
+    result = runner.invoke(app, ["kinetics", "nca", str(path)])
+    assert result.exit_code == 70
+    assert result.stdout.splitlines() == [line for line in clean if not line.startswith("S002,")]
+    assert "1 subject(s) could not be analysed" in result.stderr
+    (crash,) = tmp_path.glob("nmocart-crash-*.txt")
+    assert "ZeroDivisionError: simulated bug" in crash.read_text(encoding="utf-8")

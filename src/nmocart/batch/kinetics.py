@@ -25,6 +25,7 @@ import csv
 import itertools
 import os
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ import orjson
 from nmocart.kinetics.nca import NcaOptions, NcaResult, Profiles, compute_nca
 from nmocart.kinetics.samples import (
     Problem,
+    SampleColumns,
     SampleInputError,
     SampleTable,
     check_rows,
@@ -44,6 +46,7 @@ from nmocart.kinetics.samples import (
     parse_header,
     quotes_closed,
     row_shape_problem,
+    select_rows,
     usable_table,
 )
 from nmocart.kinetics.table import table_csv, table_records
@@ -73,6 +76,7 @@ class FileIndex:
     bad_subjects: set[str | None] = field(default_factory=set)
     rows: int = 0
     in_order: bool = True
+    crashes: list[str] = field(default_factory=list)
 
     def add_problems(self, found: list[Problem]) -> None:
         """Record problems: every subject is remembered, the texts up to ``MAX_KEPT_PROBLEMS``."""
@@ -190,6 +194,29 @@ def compute_padded(table: SampleTable, options: NcaOptions, width: int) -> NcaRe
         return _without_last(compute_nca(_pad_to(table.profiles, width), options))
 
 
+def _computed(
+    table: SampleTable, cols: SampleColumns, info: FileIndex, options: NcaOptions, width: int
+) -> Iterator[tuple[SampleTable, NcaResult]]:
+    """The chunk's NCA; if it raises (a bug), subject by subject, the failing ones left out.
+
+    The last line of defence, as in the record batches: a bug met by one subject must not
+    lose the others. Their rows are unchanged (the padding width is the file's).
+    """
+    try:
+        yield table, compute_padded(table, options, width)
+        return
+    except Exception:
+        pass
+    for subject in dict.fromkeys(table.subject):
+        alone = usable_table(select_rows(cols, [s == subject for s in cols.subject]), info.first_unit, [])
+        try:
+            result = compute_padded(alone, options, width)
+        except Exception:
+            info.crashes.append(f"subject {subject}\n{traceback.format_exc()}")
+            continue
+        yield alone, result
+
+
 @dataclass
 class Tables:
     """The analysed chunks' output, in the order the profiles first appear in the file."""
@@ -288,17 +315,17 @@ def stream_nca(
             info.add_problems(duplicates)
             if table.profiles.n == 0:
                 continue
-            result = compute_padded(table, options, width)
-            ranks = [info.profile_rank[(s, a)] for s, a in zip(table.subject, table.analyte, strict=True)]
-            if emit_csv is not None:
-                lines = table_csv(table, result).splitlines()[1:]
-                if streaming:
-                    for line in lines:
-                        emit_csv(line + "\n")
+            for part, result in _computed(table, cols, info, options, width):
+                ranks = [info.profile_rank[(s, a)] for s, a in zip(part.subject, part.analyte, strict=True)]
+                if emit_csv is not None:
+                    lines = table_csv(part, result).splitlines()[1:]
+                    if streaming:
+                        for line in lines:
+                            emit_csv(line + "\n")
+                    else:
+                        tables.csv_rows.extend(zip(ranks, lines, strict=True))
                 else:
-                    tables.csv_rows.extend(zip(ranks, lines, strict=True))
-            else:
-                tables.records.extend(zip(ranks, table_records(table, result), strict=True))
+                    tables.records.extend(zip(ranks, table_records(part, result), strict=True))
     tables.csv_rows.sort(key=lambda pair: pair[0])
     tables.records.sort(key=lambda pair: pair[0])
     info.problems.sort(key=lambda p: p.row)

@@ -21,7 +21,7 @@ import typer
 
 from nmocart.batch import ClosedStdinError, stdin_bytes
 from nmocart.batch.kinetics import FileIndex, json_document, spool_stdin, stream_nca
-from nmocart.cli.exits import EXIT_REJECTED
+from nmocart.cli.exits import EXIT_BUG, EXIT_REJECTED, report_bug
 from nmocart.kernel.json_text import looks_utf16
 from nmocart.kinetics.nca import NcaOptions, compute_nca
 from nmocart.kinetics.samples import MAX_PROBLEMS, Problem, SampleInputError, read_usable_samples
@@ -173,8 +173,14 @@ def _streamed(path: Path, name: str, options: NcaOptions, fmt: FormatChoice) -> 
 
 
 def _finish(name: str, info: FileIndex) -> None:
+    """Problems and bugs on stderr, then exit 70 (a subject hit a bug) or 2 (input problems)."""
+    if info.crashes:
+        report_bug(info.crashes, f"{len(info.crashes)} subject(s) could not be analysed and are left out")
     if info.problem_count:
         _report(name, info.problems, info.problem_count, _left_out(info.bad_subjects))
+    if info.crashes:
+        raise typer.Exit(EXIT_BUG)
+    if info.problem_count:
         raise typer.Exit(INPUT_ERROR)
 
 
