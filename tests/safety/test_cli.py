@@ -60,7 +60,7 @@ def test_grade_single_file_has_the_issue_shape(tmp_path: Path) -> None:
     }
     assert set(out["icaht"]) >= {"early_grade", "late_grade"}
     assert out["hypogammaglobulinemia"] is True
-    assert out["parameters"]["version"] == "1"
+    assert out["parameters"]["version"] == "2"
     assert len(out["parameters"]["sha256"]) == 64
 
 

@@ -2,7 +2,9 @@
 
 Safety spec section 4. Values are compared as exact fractions in the analyte's canonical
 unit, so a result exactly on a cut (500 /uL against 0.5 x 10^9/L) lands on the side the
-table says. A result whose needed limit (LLN or ULN) is missing is reported ungradable.
+table says. A result is ungradable only where its grade depends on a missing limit (spec
+version 2): a count or haemoglobin below the grade-2 cut needs no LLN; ALT, AST, bilirubin and
+creatinine always need their ULN.
 """
 
 from __future__ import annotations
@@ -106,19 +108,27 @@ def _highest(
 
 
 def _decreased(lab: LabResult, approx: float, params: CtcaeParameters) -> tuple[int | None, str]:
-    """Grade of a "count decreased" term: below LLN -> 1, then the table's strict cuts."""
-    lln = lab.lower_limit
-    if lln is None:
-        return None, "lower_limit (LLN) is missing; the result cannot be graded"
+    """Grade of a "count decreased" term: the table's absolute cuts, then below LLN -> 1.
+
+    Safety spec version 2: grades 2 to 4 need no LLN, so a result below the grade-2 cut is
+    graded without one; at or above that cut a missing LLN leaves the grade (0 or 1) unknown.
+    """
     test, raw, unit = lab.test, lab.value, lab.unit
     reached: Below | None = None
-    for cut in params.decreased[test].below:  # limits fall as the grade rises
+    cuts = params.decreased[test].below
+    for cut in cuts:  # limits fall as the grade rises
         if not compare_canonical(operator.lt, test, raw, unit, approx, cut.limit, cut.approx):
             break
         reached = cut
     shown = canonical_unit(test)
     if reached is not None:
         return reached.grade, f"{approx:.6g} {shown} < {reached.text} -> {reached.grade}"
+    lln = lab.lower_limit
+    if lln is None:
+        return None, (
+            f"lower_limit (LLN) is missing; {approx:.6g} {shown} >= {cuts[0].text} "
+            f"is grade 0 or 1 depending on the LLN, which cannot be decided"
+        )
     # the value and its LLN are decimals in the same unit: float order is their exact order
     grade, op = (1, "<") if raw < lln else (0, ">=")
     return grade, f"{approx:.6g} {shown} {op} LLN {to_approx(test, lln, unit):.6g} -> {grade}"
