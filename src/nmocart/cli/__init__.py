@@ -12,6 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from nmocart import batch
 from nmocart.batch.screening import evaluate_item, screen_item
@@ -59,7 +60,7 @@ def _stderr() -> Console:
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error on stderr and return the exit to raise."""
-    _stderr().print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    _stderr().print(Text.assemble(("error:", "bold red"), f" {message}"), soft_wrap=True)
     return typer.Exit(EXIT_REJECTED)
 
 
@@ -149,7 +150,9 @@ def screen(
         rejected += 1
         if output_format is ScreenFormat.json:
             sys.stdout.buffer.write(orjson.dumps(outcome, option=orjson.OPT_INDENT_2) + b"\n")
-        _stderr().print(f"[bold red]rejected[/] {item.source}: {outcome['error']}", soft_wrap=True)
+        _stderr().print(
+            Text.assemble(("rejected", "bold red"), f" {item.source}: {outcome['error']}"), soft_wrap=True
+        )
     if output_format is ScreenFormat.json:
         for result in results:
             sys.stdout.buffer.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -162,7 +165,7 @@ def screen(
         for result, source in zip(results, sources, strict=True):
             page = out / f"{result.candidate_id}.html"
             page.write_text(screening_report.html_pages([result], [source]), encoding="utf-8")
-            _stderr().print(f"wrote {page}")
+            _stderr().print(Text(f"wrote {page}"))
     elif results:
         sys.stdout.write(screening_report.html_pages(results, sources))
     if rejected:
@@ -205,17 +208,18 @@ def protocol_show(
     from rich.table import Table
 
     console = Console(highlight=False)
-    console.print(f"[bold]{protocol.id}[/] version {protocol.version}  {protocol.registry}")
-    console.print(protocol.title)
-    console.print(f"parameters sha256 {protocol.parameters.sha256()}\n")
+    # a protocol file is user data: its text goes to rich as Text, never parsed as markup
+    console.print(Text.assemble((protocol.id, "bold"), f" version {protocol.version}  {protocol.registry}"))
+    console.print(Text(protocol.title))
+    console.print(Text(f"parameters sha256 {protocol.parameters.sha256()}\n"))
     criteria = Table("Id", "Kind", "Protocol text", show_lines=True)
     for c in protocol.criteria:
-        criteria.add_row(c.id, c.kind, c.text)
+        criteria.add_row(Text(c.id), Text(c.kind), Text(c.text))
     console.print(criteria)
     params = Table("Parameter", "Value", "Meaning")
     fields = type(protocol.parameters).model_fields
     for key, value in protocol.parameters.model_dump(mode="json").items():
-        params.add_row(key, orjson.dumps(value).decode(), fields[key].description or "")
+        params.add_row(Text(key), Text(orjson.dumps(value).decode()), Text(fields[key].description or ""))
     console.print(params)
 
 
@@ -230,9 +234,9 @@ def demo(
 
     console = Console(highlight=False)
     written = demo_module.run(out, console)
-    console.print(f"\n[bold]Wrote {len(written)} files under {out}/[/]")
+    console.print(Text(f"\nWrote {len(written)} files under {out}/", style="bold"))
     for path in written:
-        console.print(f"  {path}")
+        console.print(Text(f"  {path}"))
 
 
 def main() -> None:

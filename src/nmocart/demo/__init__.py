@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 from rich.console import Console
+from rich.text import Text
 
 from nmocart.reports import screening as screening_report
 from nmocart.screening.eligibility import screen
@@ -36,10 +37,11 @@ def run(out: Path, console: Console) -> list[Path]:
     written = run_screening(out / "screening", console)
     console.rule("[bold]Safety: seeded synthetic study of 12 treated subjects")
     safety = safety_demo(out / "safety")
-    console.print(f"graded and reported {len(safety)} files; open {out / 'safety'}/ for the report")
+    console.print(Text(f"graded and reported {len(safety)} files; open {out / 'safety'}/ for the report"))
     console.rule("[bold]Cellular kinetics: seeded synthetic study (Stein et al. 2019 model)")
     kinetics = kinetics_demo(out / "kinetics")
-    console.print(f"NCA tables, summary, plots and report: {len(kinetics)} files in {out / 'kinetics'}/")
+    folder = out / "kinetics"
+    console.print(Text(f"NCA tables, summary, plots and report: {len(kinetics)} files in {folder}/"))
     return written + safety + kinetics
 
 

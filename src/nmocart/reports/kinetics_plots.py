@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from nmocart.kinetics.nca import NcaResult
 from nmocart.kinetics.samples import SampleTable
+from nmocart.reports.plot_text import plain_text
 
 MAX_PANELS = 24
 """Individual profiles drawn per analyte (a phase I cohort fits on one page)."""
@@ -59,6 +60,7 @@ def _profile(samples: SampleTable, i: int) -> tuple[NDArray[np.float64], ...]:
     return p.time[sel], p.conc[sel], p.measurable[sel].astype(np.float64)
 
 
+@plain_text
 def plot_individual(samples: SampleTable, result: NcaResult, analyte: str, path: Path) -> Path:
     """Small multiples of each profile (log scale), LLOQ dashed, terminal fit in red."""
     idx = _indices(samples, analyte)
@@ -152,6 +154,7 @@ def median_profile(
     return days, q[:, 0], q[:, 1], q[:, 2]
 
 
+@plain_text
 def plot_median(samples: SampleTable, analyte: str, path: Path) -> Path:
     """Median and interquartile band by nominal day: days 0-28 and the whole follow-up."""
     idx = _indices(samples, analyte)

@@ -8,7 +8,6 @@ bytes.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import statistics
@@ -20,6 +19,8 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import nmocart
+from nmocart.kernel.csv_cells import csv_text
+from nmocart.reports.plot_text import plain_text
 from nmocart.safety.episode import Episode
 from nmocart.safety.grade import SubjectSafety, as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
@@ -242,6 +243,7 @@ def build_tables(subjects: Sequence[SubjectSafety]) -> list[Table]:
     ]
 
 
+@plain_text
 def swimmer_svg(subjects: Sequence[SubjectSafety]) -> str:
     """Swimmer plot: per subject, CRS (upper bar) and ICANS (lower, hatched) grade by study day."""
     import matplotlib
@@ -314,11 +316,7 @@ def swimmer_svg(subjects: Sequence[SubjectSafety]) -> str:
 
 
 def _csv_text(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.header)
-    writer.writerows(table.rows)
-    return buffer.getvalue()
+    return csv_text(table.header, table.rows)
 
 
 def render_html(
