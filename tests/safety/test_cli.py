@@ -166,5 +166,5 @@ def test_report_into_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
         app, ["report", write(tmp_path / "a.json", good_record()), "--out", str(blocker / "rep")]
     )
     assert result.exit_code == 2
-    assert "cannot write the report" in result.stderr
+    assert "is a file, so the folder cannot be created" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -19,6 +19,7 @@ from nmocart.batch.screening import evaluate_item, screen_item
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
 from nmocart.reports import screening as screening_report
+from nmocart.reports.output_folder import OutputFolderError, check_target, final_paths, output_folder
 from nmocart.screening.eligibility import ScreeningResult
 from nmocart.screening.protocol import Protocol, ProtocolError, load_protocol
 from nmocart.screening.record import ScreeningRecord
@@ -64,6 +65,14 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_REJECTED)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file before any work is done."""
+    try:
+        check_target(out)
+    except OutputFolderError as exc:
+        raise fail(str(exc)) from None
+
+
 def _protocol(path: Path | None) -> Protocol:
     try:
         return load_protocol(path)
@@ -106,7 +115,7 @@ def screen(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for NDJSON batches.")] = 1,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="html: write one page per candidate into this folder."),
+        typer.Option("--out", help="html only: write one page per candidate into this folder (atomically)."),
     ] = None,
     progress: Annotated[
         bool | None,
@@ -119,6 +128,13 @@ def screen(
     """
     protocol = _protocol(protocol_file)
     reference = _as_of(as_of)
+    if out is not None:
+        if output_format is not ScreenFormat.html:
+            raise fail(
+                f"--out is only used with --format html (one page per candidate); "
+                f"drop --out or add --format html (--format {output_format.value} prints to stdout)"
+            )
+        _check_out(out)
     single = len(files) == 1 and not batch.is_ndjson(files[0])
     if output_format is ScreenFormat.json and not single:
         show = sys.stderr.isatty() if progress is None else progress
@@ -161,11 +177,20 @@ def screen(
         for result in results:
             screening_report.print_checklist(console, result)
     elif out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for result, source in zip(results, sources, strict=True):
-            page = out / f"{result.candidate_id}.html"
-            page.write_text(screening_report.html_pages([result], [source]), encoding="utf-8")
-            _stderr().print(Text(f"wrote {page}"))
+        try:
+            with output_folder(out) as staging:  # all pages or none
+                for result, source in zip(results, sources, strict=True):
+                    page = f"{result.candidate_id}.html"
+                    html = screening_report.html_pages([result], [source])
+                    (staging / page).write_text(html, encoding="utf-8")
+        except OutputFolderError as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            raise fail(
+                f"--out {out}: cannot write ({exc.strerror or exc}); choose a writable folder"
+            ) from None
+        for result in results:
+            _stderr().print(Text(f"wrote {out / f'{result.candidate_id}.html'}"))
     elif results:
         sys.stdout.write(screening_report.html_pages(results, sources))
     if rejected:
@@ -233,7 +258,14 @@ def demo(
     from nmocart import demo as demo_module
 
     console = Console(highlight=False)
-    written = demo_module.run(out, console)
+    _check_out(out)
+    try:
+        with output_folder(out) as staging:  # everything or nothing under --out
+            written = final_paths(demo_module.run(staging, console, shown_as=out), staging, out)
+    except OutputFolderError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"--out {out}: cannot write ({exc.strerror or exc}); choose a writable folder") from None
     console.print(Text(f"\nWrote {len(written)} files under {out}/", style="bold"))
     for path in written:
         console.print(Text(f"  {path}"))

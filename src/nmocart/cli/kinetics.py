@@ -16,6 +16,7 @@ import typer
 from nmocart.kinetics.nca import NcaOptions, compute_nca
 from nmocart.kinetics.samples import SampleInputError, read_samples
 from nmocart.kinetics.table import table_csv, table_json
+from nmocart.reports.output_folder import OutputFolderError, check_target, output_folder
 
 app = typer.Typer(
     help="Non-compartmental analysis of CAR-T expansion and persistence.",
@@ -67,6 +68,11 @@ def nca_command(
     ] = None,
 ) -> None:
     """Per-subject NCA table (spec section 3) on stdout; with --out also summary and plots."""
+    if out is not None:
+        try:
+            check_target(out)  # a file named as --out is refused before any work
+        except OutputFolderError as exc:
+            _fail([str(exc)])
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -83,13 +89,17 @@ def nca_command(
         _fail([f"{file}: {p}" for p in exc.problems])
     result = compute_nca(samples.profiles, NcaOptions(auc_method=auc_method.value))
     if out is not None:
-        # Written before anything reaches stdout, so a failure leaves no partial table behind.
+        # Written before anything reaches stdout, and atomically: a failure leaves no partial
+        # table behind, in the folder or on stdout.
         from nmocart.reports.kinetics import write_outputs
 
         try:
-            written = write_outputs(out, samples, result, source_name=file.name)
+            with output_folder(out) as staging:
+                written = write_outputs(staging, samples, result, source_name=file.name)
+        except OutputFolderError as exc:
+            _fail([str(exc)])
         except OSError as exc:
-            _fail([f"{out}: cannot write the outputs ({exc.strerror}); give a writable folder"])
+            _fail([f"--out {out}: cannot write the outputs ({exc.strerror}); give a writable folder"])
         typer.echo(f"wrote {len(written)} files to {out}", err=True)
     if fmt is FormatChoice.JSON:
         sys.stdout.buffer.write(table_json(samples, result))

@@ -13,6 +13,7 @@ import typer
 
 from nmocart import batch
 from nmocart.batch.safety import evaluate_item, grade_item, read_item
+from nmocart.reports.output_folder import OutputFolderError, check_target, final_paths, output_folder
 from nmocart.reports.safety import write_report
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.record import SafetyRecord
@@ -106,6 +107,11 @@ def report(
 
     Bad records are listed on standard error and left out; the exit status is then 2.
     """
+    try:
+        check_target(out)  # before reading: a file named as --out is refused at once
+    except OutputFolderError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
     records: list[SafetyRecord] = []
     rejected = 0
     for item in batch.iter_sources(files):
@@ -116,12 +122,13 @@ def report(
         else:
             records.append(record)
     try:
-        written = write_report(records, load_parameters(), out)
+        with output_folder(out) as staging:  # all or nothing: no partial report is left behind
+            written = final_paths(write_report(records, load_parameters(), staging), staging, out)
+    except OutputFolderError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
     except OSError as exc:
-        _err(
-            f"error: cannot write the report into {out}: {exc.strerror or exc}; "
-            "choose a writable --out folder"
-        )
+        _err(f"error: --out {out}: cannot write the report ({exc.strerror or exc}); choose a writable folder")
         raise typer.Exit(2) from None
     for path in written:
         sys.stdout.write(f"{path}\n")
