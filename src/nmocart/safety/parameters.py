@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
 from importlib import resources
@@ -107,6 +107,9 @@ class CtcaeParameters:
     increased: Mapping[str, IncreasedTerm]
     creatinine: CreatinineTerm
     igg_below_mg_dl: Fraction
+    memo: dict[Hashable, tuple[int | None, str]] = field(default_factory=dict, compare=False, repr=False)
+    """Grades already decided under these thresholds, by everything a grade depends on (the
+    grading is pure; lab values are written to a fixed precision and repeat a great deal)."""
 
 
 @dataclass(frozen=True)
