@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,18 +113,22 @@ def report(
     except OutputFolderError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2) from None
-    records: list[SafetyRecord] = []
     rejected = 0
-    for item in batch.iter_sources(files):
-        record = read_item(item)
-        if isinstance(record, dict):
-            _err(orjson.dumps(record).decode())
-            rejected += 1
-        else:
-            records.append(record)
+
+    def readable() -> Iterator[SafetyRecord]:
+        """The valid records, streamed (the report keeps only per-subject summaries)."""
+        nonlocal rejected
+        for item in batch.iter_sources(files):
+            record = read_item(item)
+            if isinstance(record, dict):
+                _err(orjson.dumps(record).decode())
+                rejected += 1
+            else:
+                yield record
+
     try:
         with output_folder(out) as staging:  # all or nothing: no partial report is left behind
-            written = final_paths(write_report(records, load_parameters(), staging), staging, out)
+            written = final_paths(write_report(readable(), load_parameters(), staging), staging, out)
     except OutputFolderError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2) from None
