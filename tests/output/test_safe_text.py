@@ -23,6 +23,7 @@ from nmocart.kinetics.samples import read_samples
 from nmocart.kinetics.summary import summarise, summary_csv
 from nmocart.kinetics.table import table_csv
 from nmocart.reports.kinetics_plots import plot_individual, plot_median
+from nmocart.reports.plot_text import literal
 from nmocart.reports.safety import write_report
 
 from ..safety.helpers import PARAMS, record_dict
@@ -126,6 +127,26 @@ def test_kinetics_csvs_neutralise_ids_and_keep_numbers() -> None:
         float(row[2])  # cmax is a number, not neutralised text
     summary = summary_csv(summarise(samples, result))
     assert summary.startswith("analyte,")
+
+
+def test_literal_text_draws_as_written_where_raw_mathtext_fails() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def draw(title: str) -> str:
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.set_yscale("log")  # log tick labels keep using mathtext
+        ax.plot([1, 2], [10, 1000])
+        text = ax.set_title(title)
+        fig.canvas.draw()
+        return text.get_text()
+
+    assert literal("$\\foo$ costs $5") == "\\$\\foo\\$ costs \\$5"
+    assert draw(literal("$\\foo$")) == "\\$\\foo\\$"
+    with pytest.raises(ValueError, match="foo"):
+        draw("$\\foo$")
 
 
 def test_mathtext_in_a_subject_id_plots_as_written(tmp_path: Path) -> None:

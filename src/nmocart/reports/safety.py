@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 import nmocart
 from nmocart.kernel.csv_cells import csv_text
-from nmocart.reports.plot_text import plain_text
+from nmocart.reports.plot_text import literal
 from nmocart.safety.episode import DayGrade, Episode
 from nmocart.safety.grade import SubjectSafety, as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
@@ -285,7 +285,6 @@ def build_tables(subjects: Sequence[SubjectSummary]) -> list[Table]:
     ]
 
 
-@plain_text
 def swimmer_svg(subjects: Sequence[SubjectSummary]) -> str:
     """Swimmer plot: per subject, CRS (upper bar) and ICANS (lower, hatched) grade by study day."""
     import matplotlib
@@ -326,7 +325,7 @@ def swimmer_svg(subjects: Sequence[SubjectSummary]) -> str:
                         zorder=0,
                     )
         ax.set_yticks(range(len(subjects)))
-        ax.set_yticklabels([s.subject_id for s in reversed(subjects)])
+        ax.set_yticklabels([literal(s.subject_id) for s in reversed(subjects)])
         ax.set_ylim(-0.6, len(subjects) - 0.4)
         ax.set_xlim(-0.5, last_day + 0.5)
         ax.set_xticks(range(0, last_day + 1, 2))
