@@ -96,3 +96,7 @@ def main() -> None:
         raise SystemExit(f"the command wrote {cli_bytes} bytes, the in-process path {out_bytes + n}")
     if n == 10_000 and not daily and cli_cpu >= BUDGET_S:
         raise SystemExit(f"over budget: safety grade took {cli_cpu:.2f} s CPU >= {BUDGET_S:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
