@@ -191,8 +191,9 @@ def lab_shift(subjects: Sequence[SubjectSummary]) -> Table:
         "Laboratory shift tables (CTCAE v5.0): baseline grade by worst post-baseline grade",
         ("term", "baseline grade", *(f"worst {c}" for c in columns), "subjects"),
         tuple(rows),
-        "Subjects with at least one post-baseline result of the term. 'not graded': a needed "
-        "limit (LLN/ULN) was missing, so no grade was given.",
+        "Subjects with at least one post-baseline result of the term. 'not graded': a limit the "
+        "grade depends on was missing (a ULN; or an LLN for a count or haemoglobin at or above "
+        "its grade-2 cut), so no grade was given.",
     )
 
 
