@@ -50,12 +50,14 @@ def test_several_files_give_ndjson_and_go_on_past_bad_records(tmp_path: Path) ->
     broken = base()
     broken["labs"][3]["unit"] = "mmol/L"
     bad = _write(tmp_path, "bad.json", broken)
-    result = runner.invoke(app, ["screen", good, bad, good])
+    other = _write(tmp_path, "other.json", {**base(), "candidate_id": "SCR-0002"})
+    result = runner.invoke(app, ["screen", good, bad, other])
     assert result.exit_code == 2
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
     assert lines[0]["decision"] == "eligible"
     assert lines[2]["decision"] == "eligible"
+    assert lines[2]["candidate_id"] == "SCR-0002"
     assert lines[1] == {
         "source": bad,
         "candidate_id": "SCR-0001",

@@ -43,4 +43,5 @@ def grade_item(params: SafetyParameters, item: SourceItem) -> tuple[dict[str, An
 def evaluate_item(params: SafetyParameters, item: SourceItem) -> Outcome:
     """One NDJSON line for one raw record (picklable through ``functools.partial``)."""
     obj, ok = grade_item(params, item)
-    return Outcome(orjson.dumps(obj), ok)
+    record_id = obj.get("subject_id")
+    return Outcome(orjson.dumps(obj), ok, record_id if isinstance(record_id, str) else None)

@@ -9,7 +9,7 @@ import orjson
 from nmocart.batch import Outcome, SourceItem, error_object
 from nmocart.screening.eligibility import ScreeningResult, screen
 from nmocart.screening.protocol import Protocol
-from nmocart.screening.record import RecordError, parse_record
+from nmocart.screening.record import RecordError, check_reference_date, parse_record
 
 
 def screen_item(
@@ -20,6 +20,7 @@ def screen_item(
         return error_object(item.source, "candidate_id", None, [item.read_error])
     try:
         record = parse_record(item.payload)
+        check_reference_date(record, as_of)
     except RecordError as exc:
         return error_object(item.source, "candidate_id", exc.record_id, exc.problems)
     return screen(record, protocol, as_of)
@@ -29,5 +30,6 @@ def evaluate_item(protocol: Protocol, as_of: dt.date | None, item: SourceItem) -
     """One NDJSON output line for one raw record (picklable through ``functools.partial``)."""
     outcome = screen_item(protocol, as_of, item)
     if isinstance(outcome, ScreeningResult):
-        return Outcome(orjson.dumps(outcome.as_dict()), True)
-    return Outcome(orjson.dumps(outcome), False)
+        return Outcome(orjson.dumps(outcome.as_dict()), True, outcome.candidate_id)
+    record_id = outcome.get("candidate_id")
+    return Outcome(orjson.dumps(outcome), False, record_id if isinstance(record_id, str) else None)

@@ -14,10 +14,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from nmocart import batch
+from nmocart import __version__, batch
 from nmocart.batch.screening import evaluate_item, screen_item
+from nmocart.cli import exits
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
+from nmocart.cli.exits import finish_batch
 from nmocart.reports import screening as screening_report
 from nmocart.reports.output_folder import OutputFolderError, check_target, final_paths, output_folder
 from nmocart.screening.eligibility import ScreeningResult
@@ -36,8 +38,23 @@ app.add_typer(kinetics_cli.app, name="kinetics")
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
-EXIT_REJECTED = 2
-"""Exit status when any record was rejected or the input could not be used."""
+EXIT_REJECTED = exits.EXIT_REJECTED
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"nmocart {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """CD19 CAR-T for NMOSD (NCT05828212): screening, safety grading, cellular kinetics."""
 
 
 class ScreenFormat(StrEnum):
@@ -147,18 +164,27 @@ def screen(
             show_progress=show,
             label="candidates",
             title="screening",
+            id_key="candidate_id",
         )
-        if summary.rejected:
-            _stderr().print(
-                f"{summary.rejected} record(s) rejected, {summary.evaluated} evaluated", style="red"
-            )
-            raise typer.Exit(EXIT_REJECTED)
+        finish_batch(summary)
         return
     results: list[ScreeningResult] = []
     sources: list[str] = []
     rejected = 0
+    seen = batch.FirstSeen("candidate_id")
+    crashes: list[str] = []
     for item in batch.iter_sources(files):
-        outcome = screen_item(protocol, reference, item)
+        outcome: ScreeningResult | dict[str, object]
+        try:
+            outcome = screen_item(protocol, reference, item)
+        except Exception:
+            failed = batch.internal_error(item.source)
+            crashes.append(failed.crash or "")
+            outcome = orjson.loads(failed.line)
+        if isinstance(outcome, ScreeningResult):
+            problem = seen.duplicate(outcome.candidate_id, item.source)
+            if problem is not None:
+                outcome = batch.error_object(item.source, "candidate_id", outcome.candidate_id, [problem])
         if isinstance(outcome, ScreeningResult):
             results.append(outcome)
             sources.append(item.source)
@@ -166,9 +192,8 @@ def screen(
         rejected += 1
         if output_format is ScreenFormat.json:
             sys.stdout.buffer.write(orjson.dumps(outcome, option=orjson.OPT_INDENT_2) + b"\n")
-        _stderr().print(
-            Text.assemble(("rejected", "bold red"), f" {item.source}: {outcome['error']}"), soft_wrap=True
-        )
+        problem = f"{item.source}: {outcome['error']}"
+        _stderr().print(Text.assemble(("rejected", "bold red"), f" {problem}"), soft_wrap=True)
     if output_format is ScreenFormat.json:
         for result in results:
             sys.stdout.buffer.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -177,6 +202,12 @@ def screen(
         for result in results:
             screening_report.print_checklist(console, result)
     elif out is not None:
+        pages = [f"{result.candidate_id}.html".casefold() for result in results]
+        for name in sorted({p for p in pages if pages.count(p) > 1}):
+            raise fail(
+                f"--out: several candidates would be written to the same page {name!r} (their ids "
+                "differ only in upper/lower case); give them ids that differ in letters, not only case"
+            )
         try:
             with output_folder(out) as staging:  # all pages or none
                 for result, source in zip(results, sources, strict=True):
@@ -186,15 +217,13 @@ def screen(
         except OutputFolderError as exc:
             raise fail(str(exc)) from None
         except OSError as exc:
-            raise fail(
-                f"--out {out}: cannot write ({exc.strerror or exc}); choose a writable folder"
-            ) from None
+            why = exc.strerror or exc
+            raise fail(f"--out {out}: cannot write ({why}); choose a writable folder") from None
         for result in results:
             _stderr().print(Text(f"wrote {out / f'{result.candidate_id}.html'}"))
     elif results:
         sys.stdout.write(screening_report.html_pages(results, sources))
-    if rejected:
-        raise typer.Exit(EXIT_REJECTED)
+    finish_batch(batch.BatchSummary(len(results), rejected, crashes), summarise=len(files) > 1)
 
 
 @app.command()
@@ -272,5 +301,31 @@ def demo(
 
 
 def main() -> None:
-    """Entry point of the ``nmocart`` script."""
-    app()
+    """Entry point of the ``nmocart`` script: an unexpected exception is reported as a bug.
+
+    Exit statuses: 0 everything evaluated, 2 input rejected, 70 internal error (a bug; the
+    traceback is saved to a crash file), 130 interrupted.
+    """
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours; stop quietly.
+        _silence_stdout()
+        raise SystemExit(0) from None
+    except Exception as exc:
+        exits.report_exception(exc)
+        raise SystemExit(exits.EXIT_BUG) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -14,6 +14,7 @@ import typer
 
 from nmocart import batch
 from nmocart.batch.safety import evaluate_item, grade_item, read_item
+from nmocart.cli.exits import EXIT_REJECTED, finish_batch
 from nmocart.reports.output_folder import OutputFolderError, check_target, final_paths, output_folder
 from nmocart.reports.safety import write_report
 from nmocart.safety.parameters import load_parameters
@@ -81,22 +82,32 @@ def grade(
             sys.stdout.buffer,
             jobs=jobs,
             label="subjects",
+            id_key="subject_id",
         )
-        if summary.rejected:
-            raise typer.Exit(2)
+        finish_batch(summary)
         return
-    rejected = 0
+    summary = batch.BatchSummary()
+    seen = batch.FirstSeen("subject_id")
     for item in batch.iter_sources(files):
-        obj, ok = grade_item(params, item)
-        rejected += not ok
-        if fmt is Format.text:
+        try:
+            obj, ok = grade_item(params, item)
+        except Exception:
+            failed = batch.internal_error(item.source)
+            summary.crashes.append(failed.crash or "")
+            obj, ok = orjson.loads(failed.line), False
+        if ok:
+            problem = seen.duplicate(obj["subject_id"], item.source)
+            if problem is not None:
+                obj, ok = batch.error_object(item.source, "subject_id", obj["subject_id"], [problem]), False
+        summary.evaluated += ok
+        summary.rejected += not ok
+        if not ok:
+            _err(_grade_text(obj) if fmt is Format.text else orjson.dumps(obj).decode())
+        elif fmt is Format.text:
             sys.stdout.write(_grade_text(obj) + "\n")
-        elif ok:
-            sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
         else:
-            _err(orjson.dumps(obj).decode())
-    if rejected:
-        raise typer.Exit(2)
+            sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+    finish_batch(summary, summarise=len(files) > 1 or not single)
 
 
 @app.command()
@@ -112,18 +123,29 @@ def report(
         check_target(out)  # before reading: a file named as --out is refused at once
     except OutputFolderError as exc:
         _err(f"error: {exc}")
-        raise typer.Exit(2) from None
-    rejected = 0
+        raise typer.Exit(EXIT_REJECTED) from None
+    summary = batch.BatchSummary()
+    seen = batch.FirstSeen("subject_id")
 
     def readable() -> Iterator[SafetyRecord]:
         """The valid records, streamed (the report keeps only per-subject summaries)."""
-        nonlocal rejected
         for item in batch.iter_sources(files):
-            record = read_item(item)
+            try:
+                record = read_item(item)
+            except Exception:
+                failed = batch.internal_error(item.source)
+                summary.crashes.append(failed.crash or "")
+                record = orjson.loads(failed.line)
+            if not isinstance(record, dict):
+                problem = seen.duplicate(record.subject_id, item.source)
+                if problem is not None:
+                    # Rejected before the report: each subject counts once in every denominator.
+                    record = batch.error_object(item.source, "subject_id", record.subject_id, [problem])
             if isinstance(record, dict):
                 _err(orjson.dumps(record).decode())
-                rejected += 1
+                summary.rejected += 1
             else:
+                summary.evaluated += 1
                 yield record
 
     try:
@@ -131,11 +153,10 @@ def report(
             written = final_paths(write_report(readable(), load_parameters(), staging), staging, out)
     except OutputFolderError as exc:
         _err(f"error: {exc}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_REJECTED) from None
     except OSError as exc:
         _err(f"error: --out {out}: cannot write the report ({exc.strerror or exc}); choose a writable folder")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_REJECTED) from None
     for path in written:
         sys.stdout.write(f"{path}\n")
-    if rejected:
-        raise typer.Exit(2)
+    finish_batch(summary)

@@ -12,6 +12,8 @@ from typing import TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from nmocart.kernel.json_text import TextEncodingError, repeated_keys, utf8_payload
+
 Model = TypeVar("Model", bound=BaseModel)
 
 _FIXES = {
@@ -109,7 +111,9 @@ def readable_id(data: bytes | str, key: str) -> str | None:
     except orjson.JSONDecodeError:
         return None
     value = parsed.get(key) if isinstance(parsed, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str) or not value.isprintable():
+        return None  # an id with control characters is never echoed back
+    return value
 
 
 class RecordError(ValueError):
@@ -122,8 +126,21 @@ class RecordError(ValueError):
 
 
 def parse_json_record(model: type[Model], data: bytes | str, id_key: str) -> Model:
-    """Validate one JSON record into ``model``; raise :class:`RecordError` naming every problem."""
+    """Validate one JSON record into ``model``; raise :class:`RecordError` naming every problem.
+
+    A UTF-8 byte-order mark is accepted; UTF-16 text and repeated keys are rejected.
+    """
     try:
-        return model.model_validate_json(data)
+        payload = utf8_payload(data)
+    except TextEncodingError as exc:
+        raise RecordError([f"(record): {exc}"], None) from None
+    repeated = repeated_keys(payload)
+    if repeated:
+        raise RecordError(
+            [f"{path}: the key appears more than once in its object; keep one" for path in repeated],
+            readable_id(payload, id_key),
+        )
+    try:
+        return model.model_validate_json(payload)
     except ValidationError as exc:
-        raise RecordError(describe_validation_error(exc), readable_id(data, id_key)) from None
+        raise RecordError(describe_validation_error(exc), readable_id(payload, id_key)) from None

@@ -370,7 +370,49 @@ def compute_nca(profiles: Profiles, options: NcaOptions | None = None) -> NcaRes
         pre_infusion=pre_infusion,
         options=opts,
     )
+    notes = _overflow_notes(values, notes, n_samples=n_samples, has=has, starts_at_zero=starts_at_zero)
     return NcaResult(n, values, notes, np.asarray(last_meas, dtype=np.bool_), opts)
+
+
+OVERFLOW_REASON = (
+    "not finite in double precision: the times or concentrations are so large that a "
+    "result overflowed; rescale the units (e.g. copies/ug to copies/ng, days to weeks)"
+)
+"""The note of a parameter left empty by overflow rather than by a rule of spec section 2."""
+
+
+def _overflow_notes(
+    values: dict[str, FloatArray],
+    notes: tuple[tuple[tuple[tuple[str, ...], str], ...], ...],
+    *,
+    n_samples: IntArray,
+    has: BoolArray,
+    starts_at_zero: BoolArray,
+) -> tuple[tuple[tuple[tuple[str, ...], str], ...], ...]:
+    """Add a note for every non-finite parameter that no rule explains: never a silent empty cell.
+
+    The explained ones are exactly those ``_notes`` gives a reason for (no samples, nothing
+    measurable, no time-0 sample, no terminal phase); anything else is an overflow.
+    """
+    n = len(notes)
+    explained = dict.fromkeys(PARAMETERS, n_samples == 0)
+    for name in ("cmax", "tmax", "tlast", "clast_obs", *LAMBDA_Z_DERIVED):
+        explained[name] = explained[name] | ~has
+    explained["auc_0_28"] = explained["auc_0_28"] | ~starts_at_zero
+    no_terminal = has & ~np.isfinite(values["lambda_z"])
+    for name in LAMBDA_Z_DERIVED:
+        explained[name] = explained[name] | no_terminal
+    unexplained = {name: ~np.isfinite(values[name]) & ~explained[name] for name in PARAMETERS}
+    any_bad = np.zeros(n, dtype=bool)
+    for mask in unexplained.values():
+        any_bad |= mask
+    if not any_bad.any():
+        return notes
+    out = list(notes)
+    for i in np.flatnonzero(any_bad).tolist():
+        names = tuple(name for name in PARAMETERS if unexplained[name][i])
+        out[i] = (*out[i], (names, OVERFLOW_REASON))
+    return tuple(out)
 
 
 def _fmt(x: float) -> str:

@@ -13,13 +13,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from nmocart.kernel.dates import LAST_DAY
 from nmocart.kernel.units import check_unit
 
 
 class _Strict(BaseModel):
     """Strict, frozen, no unknown fields: the base of every safety model."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 Oxygen = Literal[
@@ -131,8 +132,8 @@ class LabResult(_Strict):
         description="Counts 10^9/L, 10^3/uL or /uL; hemoglobin g/dL or g/L; creatinine and bilirubin "
         "mg/dL, umol/L or µmol/L; ALT/AST U/L; IgG mg/dL or g/L."
     )
-    lower_limit: Annotated[float, Field(ge=0, description="LLN in the result's own unit.")] | None
-    upper_limit: Annotated[float, Field(ge=0, description="ULN in the result's own unit.")] | None
+    lower_limit: Annotated[float, Field(gt=0, description="LLN in the result's own unit, > 0.")] | None
+    upper_limit: Annotated[float, Field(gt=0, description="ULN in the result's own unit, > 0.")] | None
 
     @model_validator(mode="after")
     def _unit_known(self) -> LabResult:
@@ -147,6 +148,13 @@ class LabResult(_Strict):
             check_unit(self.test, self.unit)
         except ValueError as exc:
             _fail(("unit",), str(exc), self.unit)
+        low, high = self.lower_limit, self.upper_limit
+        if low is not None and high is not None and low >= high:
+            _fail(
+                ("lower_limit",),
+                f"{low!r} is not below upper_limit {high!r}; correct the reference range",
+                low,
+            )
         return self
 
 
@@ -197,6 +205,15 @@ class SafetyRecord(_Strict):
     def _dates(self) -> SafetyRecord:
         """Lymphodepletion precedes infusion; CRS/ICANS are assessed from day 0, once a day."""
         problems: list[InitErrorDetails] = []
+        if self.infusion_date >= LAST_DAY:
+            problems.append(
+                _detail(
+                    ("infusion_date",),
+                    f"{self.infusion_date} is the calendar's last day; grading needs the days after "
+                    "the infusion, correct the date",
+                    self.infusion_date.isoformat(),
+                )
+            )
         ld = self.lymphodepletion_start_date
         if ld is not None and ld > self.infusion_date:
             problems.append(

@@ -23,7 +23,7 @@ from pydantic import (
 from nmocart.kernel.errors import FieldError, RecordError, parse_json_record
 from nmocart.kernel.units import UnitError, check_unit, unit_message
 
-__all__ = ["RecordError", "ScreeningRecord", "parse_record"]
+__all__ = ["RecordError", "ScreeningRecord", "check_reference_date", "parse_record"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
@@ -260,3 +260,20 @@ class ScreeningRecord(BaseModel):
 def parse_record(data: bytes | str) -> ScreeningRecord:
     """Validate one screening record from JSON text; raise :class:`RecordError` naming every problem."""
     return parse_json_record(ScreeningRecord, data, "candidate_id")
+
+
+def check_reference_date(record: ScreeningRecord, as_of: dt.date | None) -> None:
+    """Reject an ``--as-of`` date before the candidate's birth (never an age below 0).
+
+    The record's own ``screening_date`` is checked by the model; this covers an explicit
+    reference date given for the whole batch.
+    """
+    born = record.birth_date
+    if as_of is not None and born is not None and as_of < born:
+        raise RecordError(
+            [
+                f"birth_date: {born.isoformat()} is after the as-of date {as_of.isoformat()}; "
+                "give an as-of date on or after the birth date, or correct birth_date"
+            ],
+            record.candidate_id,
+        )
