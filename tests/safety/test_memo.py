@@ -20,7 +20,8 @@ TESTS = {
     "total_bilirubin": ("mg/dL", "umol/L"),
 }
 values = st.sampled_from([0.0, -0.0, 0.3, 0.5, 1.0, 1.5, 40.0, 120.0, 500.0, 1500.0])
-limits = st.none() | st.sampled_from([0.0, 1.0, 1.8, 12.0, 40.0, 1800.0])
+lower_limits = st.none() | st.sampled_from([0.5, 1.0, 1.8, 12.0])
+upper_limits = st.none() | st.sampled_from([40.0, 1800.0, 2500.0])  # always above any LLN
 
 
 @st.composite
