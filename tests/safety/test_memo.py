@@ -31,8 +31,8 @@ def results(draw: st.DrawFn) -> tuple[str, float, str, float | None, float | Non
         test,
         draw(values),
         draw(st.sampled_from(TESTS[test])),
-        draw(limits),
-        draw(limits),
+        draw(lower_limits),
+        draw(upper_limits),
         draw(st.integers(1, 20)),
     )
 
