@@ -6,13 +6,21 @@ dates: screening, lymphodepletion start, day -3, daily to day 14, then three tim
 IgG three times), or with ``--daily-labs`` all 9 tests every day from day -7 to day 30.
 Records are generated and serialised first (not timed); then each record is streamed as
 the CLI does: parsed (JSON -> validated model), graded (pure core) and serialised, with
-each phase timed in CPU seconds of this one process.
+each phase timed in CPU seconds of this one process. Finally the real command,
+``nmocart safety grade FILE.ndjson > /dev/null``, runs on the same records in a child process
+(one core; interpreter start-up, reading, parsing, grading, serialising and writing included):
+its CPU time is the end-to-end figure, which must stay under 10 s for 10,000 subjects.
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import orjson
 
@@ -22,7 +30,28 @@ from nmocart.safety.parameters import load_parameters
 from nmocart.safety.synthetic import synthetic_study
 
 BUDGET_S = 10.0
-"""Grading 10,000 subjects on the monitoring schedule must take less than this, on one core."""
+"""``safety grade`` of 10,000 subjects on the monitoring schedule, end to end, on one core."""
+
+
+def run_cli(raw: list[bytes]) -> tuple[float, float, int]:
+    """CPU seconds, wall seconds and output bytes of ``nmocart safety grade`` on ``raw``."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "study.ndjson"
+        path.write_bytes(b"".join(line + b"\n" for line in raw))
+        out = Path(folder) / "graded.ndjson"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter()
+        with out.open("wb") as sink:
+            subprocess.run(
+                [sys.executable, "-m", "nmocart", "safety", "grade", str(path)],
+                stdout=sink,
+                check=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )
+        wall = time.perf_counter() - wall
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return cpu, wall, out.stat().st_size
 
 
 def main() -> None:
@@ -54,15 +83,19 @@ def main() -> None:
     wall = time.perf_counter() - wall
 
     total = parsed + graded + written
+    cli_cpu, cli_wall, cli_bytes = run_cli(raw)
     print(f"subjects: {n}  (each: {counts[0]} CRS, {counts[1]} ICANS, {counts[2]} lab results)")
     print(f"input {sum(map(len, raw)) / 1e6:.1f} MB JSON, output {out_bytes / 1e6:.1f} MB NDJSON")
     print(f"generate (untimed):  {generated:6.2f} s")
     print(f"parse + validate:    {parsed:6.2f} s CPU")
     print(f"grade (pure core):   {graded:6.2f} s CPU  ({n / graded:,.0f} subjects/s)")
     print(f"serialise output:    {written:6.2f} s CPU")
-    print(f"end to end:          {total:6.2f} s CPU, {wall:.2f} s wall")
-    if n == 10_000 and not daily and graded >= BUDGET_S:
-        raise SystemExit(f"over budget: grading took {graded:.2f} s >= {BUDGET_S:.0f} s")
+    print(f"in process, total:   {total:6.2f} s CPU, {wall:.2f} s wall")
+    print(f"safety grade command, end to end: {cli_cpu:6.2f} s CPU, {cli_wall:.2f} s wall")
+    if cli_bytes != out_bytes + n:
+        raise SystemExit(f"the command wrote {cli_bytes} bytes, the in-process path {out_bytes + n}")
+    if n == 10_000 and not daily and cli_cpu >= BUDGET_S:
+        raise SystemExit(f"over budget: safety grade took {cli_cpu:.2f} s CPU >= {BUDGET_S:.0f} s")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,6 @@ def test_unwritable_out_exits_2_without_traceback(sample_file: Path, tmp_path: P
     blocker.write_text("x", encoding="utf-8")
     res = runner.invoke(app, ["kinetics", "nca", str(sample_file), "--out", str(blocker)])
     assert res.exit_code == 2
-    assert "cannot write the outputs" in res.stderr
+    assert "is a file, not a folder" in res.stderr
     assert res.stdout == ""
     assert res.exception is None or isinstance(res.exception, SystemExit)

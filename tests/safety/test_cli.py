@@ -60,7 +60,7 @@ def test_grade_single_file_has_the_issue_shape(tmp_path: Path) -> None:
     }
     assert set(out["icaht"]) >= {"early_grade", "late_grade"}
     assert out["hypogammaglobulinemia"] is True
-    assert out["parameters"]["version"] == "1"
+    assert out["parameters"]["version"] == "2"
     assert len(out["parameters"]["sha256"]) == 64
 
 
@@ -166,5 +166,5 @@ def test_report_into_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
         app, ["report", write(tmp_path / "a.json", good_record()), "--out", str(blocker / "rep")]
     )
     assert result.exit_code == 2
-    assert "cannot write the report" in result.stderr
+    assert "is a file, so the folder cannot be created" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)

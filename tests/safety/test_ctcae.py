@@ -77,16 +77,63 @@ def test_count_below_cut_but_above_lln_follows_the_table() -> None:
     assert g(lab("anc", 1.45, "10^9/L", lower_limit=1.4)) == 2
 
 
-def test_missing_limit_is_ungradable_with_reason() -> None:
-    grade, reason = grade_value(lab("anc", 0.1, "10^9/L"), None, P)
-    assert grade is None
-    assert "LLN" in reason
+def test_missing_uln_is_ungradable_with_reason() -> None:
     grade, reason = grade_value(lab("alt", 900, "U/L"), None, P)
     assert grade is None
     assert "ULN" in reason
     grade, reason = grade_value(lab("creatinine", 9, "mg/dL"), None, P)
     assert grade is None
     assert "ULN" in reason
+
+
+@pytest.mark.parametrize(("test", "unit", "lln", "cases"), DECREASED)
+def test_v2_missing_lln_grades_below_the_grade_2_cut_only(
+    test: str, unit: str, lln: float, cases: list[tuple[float, int]]
+) -> None:
+    """Spec version 2: without an LLN, grades 2-4 stand; grades 0 and 1 become unknown."""
+    for value, with_lln in cases:
+        grade, why = grade_value(lab(test, value, unit, lower_limit=None), None, P)
+        if with_lln >= 2:
+            assert grade == with_lln, (test, value)
+            assert "LLN" not in why
+        else:
+            assert grade is None, (test, value)
+            assert "lower_limit (LLN) is missing" in why
+
+
+def test_v2_anc_of_0_3_without_lln_is_grade_4() -> None:
+    # the issue's example: version 1 reported it ungradable
+    assert grade_value(lab("anc", 0.3, "10^9/L"), None, P) == (4, "0.3 10^9/L < 0.5 -> 4")
+    assert g(lab("anc", 300, "/uL")) == 4
+
+
+@pytest.mark.parametrize(
+    ("test", "unit", "cut"),
+    [
+        ("anc", "10^9/L", "1.5"),
+        ("platelets", "10^9/L", "75"),
+        ("lymphocytes", "10^9/L", "0.8"),
+        ("wbc", "10^9/L", "3.0"),
+        ("hemoglobin", "g/dL", "10.0"),
+    ],
+)
+def test_v2_exactly_on_the_grade_2_cut_without_lln_is_unknown(test: str, unit: str, cut: str) -> None:
+    # the grade-2 cut is strict ("< 1.5"): a result on it is grade 0 or 1, decided by the LLN only
+    on_cut = float(cut)
+    assert g(lab(test, on_cut, unit)) is None
+    assert g(lab(test, on_cut, unit, lower_limit=on_cut * 2)) == 1
+    assert g(lab(test, on_cut, unit, lower_limit=on_cut)) == 0
+    just_below = float(Decimal(cut) - Decimal("0.01"))
+    assert g(lab(test, just_below, unit)) == 2
+    assert g(lab(test, just_below, unit, lower_limit=on_cut * 2)) == 2
+
+
+def test_v2_exact_cut_in_another_unit_without_lln() -> None:
+    assert g(lab("anc", 1500, "/uL")) is None
+    assert g(lab("anc", 1499, "/uL")) == 2
+    assert g(lab("hemoglobin", 100, "g/L")) is None
+    assert g(lab("hemoglobin", 99, "g/L")) == 2
+    assert g(lab("hemoglobin", 79, "g/L")) == 3
 
 
 @pytest.mark.parametrize("test", ["alt", "ast"])
@@ -292,10 +339,13 @@ def test_only_post_baseline_ctcae_results_are_listed() -> None:
         lab("igg", 300, "mg/dL", 10),
         lab("anc", 2.0, "10^9/L", -9, lower_limit=1.8),
         lab("anc", 0.2, "10^9/L", 1, lower_limit=None),
+        lab("anc", 1.6, "10^9/L", 2, lower_limit=None),
     ]
     graded = grade_labs(labs, LD_START, INFUSION, P)
     assert graded is not None
-    assert [(x.lab_index, x.grade) for x in graded] == [(2, None)]
+    # version 2: 0.2 is below the grade-2 cut, graded without an LLN; 1.6 is not
+    assert [(x.lab_index, x.grade) for x in graded] == [(2, 4), (3, None)]
+    graded = graded[1:]
     assert graded[0].reason is not None
     assert graded[0].drivers == ()
     assert graded[0].baseline is not None

@@ -12,7 +12,7 @@ from nmocart.safety.parameters import canonical_json, load_parameters, parse_par
 
 def raw() -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(
-        resources.files("nmocart").joinpath("data/safety_v1.json").read_bytes()
+        resources.files("nmocart").joinpath("data/safety_v2.json").read_bytes()
     )
     return data
 
@@ -21,7 +21,7 @@ def test_identity_is_id_version_and_checksum_of_canonical_json() -> None:
     params = load_parameters()
     data = raw()
     assert params.id == data["id"]
-    assert params.version == "1"
+    assert params.version == "2"
     assert params.sha256 == hashlib.sha256(canonical_json(data)).hexdigest()
     # key order does not change the checksum; a threshold does
     reordered = dict(reversed(list(data.items())))

@@ -8,16 +8,27 @@ import orjson
 from nmocart.batch.safety import parse_record
 from nmocart.demo.safety import write_demo
 from nmocart.reports.safety import (
+    SubjectSummary,
     build_tables,
     episode_incidence,
-    grade_all,
     median_range,
     percent,
+    summarise,
     write_report,
 )
+from nmocart.safety.grade import SubjectSafety, grade_subject
+from nmocart.safety.record import SafetyRecord
 from nmocart.safety.synthetic import synthetic_study
 
 from .helpers import PARAMS, crs_item, day, record_dict
+
+
+def grade_all(records: list[SafetyRecord]) -> list[SubjectSafety]:
+    return [grade_subject(record, PARAMS) for record in records]
+
+
+def summaries(records: list[SafetyRecord]) -> list[SubjectSummary]:
+    return sorted((summarise(s) for s in grade_all(records)), key=lambda s: s.subject_id)
 
 
 def study(n: int = 12, seed: int = 3) -> list[bytes]:
@@ -38,7 +49,7 @@ def test_synthetic_study_is_seeded_and_valid() -> None:
 
 
 def test_synthetic_courses_are_plausible() -> None:
-    subjects = grade_all([parse_record(line) for line in study(40, seed=11)], PARAMS)
+    subjects = grade_all([parse_record(line) for line in study(40, seed=11)])
     crs_max = [s.crs.max_grade or 0 for s in subjects]
     assert 0 < sum(g >= 1 for g in crs_max) < 40  # some but not all have CRS
     assert max(crs_max) <= 4
@@ -80,7 +91,7 @@ def test_crs_incidence_counts_and_excludes_not_assessed() -> None:
         parse_record(orjson.dumps(record_dict(subject_id="C", crs_assessments=[crs_item()]))),
         parse_record(orjson.dumps(record_dict(subject_id="D", crs_assessments=None))),
     ]
-    table = episode_incidence(grade_all(records, PARAMS), "CRS")
+    table = episode_incidence(summaries(records), "CRS")
     rows = {row[0]: row[1] for row in table.rows}
     assert rows["maximum grade 0"] == "1 (33.3%)"
     assert rows["maximum grade 1"] == "1 (33.3%)"
@@ -105,7 +116,7 @@ def test_report_is_self_contained_deterministic_and_csv_readable(tmp_path: Path)
     assert 'href="http' not in html
     assert PARAMS.sha256[:16] in html
     assert "<dc:date>" not in html
-    names = {t.name for t in build_tables(grade_all(records, PARAMS))}
+    names = {t.name for t in build_tables(summaries(records))}
     for name in names:
         with (tmp_path / "a" / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))

@@ -12,7 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from nmocart import __version__, batch
 from nmocart.batch import workbook
@@ -26,6 +26,7 @@ from nmocart.cli import safety as safety_cli
 from nmocart.cli import template as template_cli
 from nmocart.cli.exits import finish_batch
 from nmocart.reports import screening as screening_report
+from nmocart.reports.output_folder import OutputFolderError, check_target, final_paths, output_folder
 from nmocart.screening.eligibility import ScreeningResult
 from nmocart.screening.protocol import Protocol, ProtocolError, load_protocol
 from nmocart.screening.record import ScreeningRecord
@@ -89,8 +90,16 @@ def _stderr() -> Console:
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error on stderr and return the exit to raise."""
-    _stderr().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    _stderr().print(Text.assemble(("error:", "bold red"), f" {message}"), soft_wrap=True)
     return typer.Exit(EXIT_REJECTED)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file before any work is done."""
+    try:
+        check_target(out)
+    except OutputFolderError as exc:
+        raise fail(str(exc)) from None
 
 
 def _protocol(path: Path | None) -> Protocol:
@@ -135,7 +144,7 @@ def screen(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for NDJSON batches.")] = 1,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="html: write one page per candidate into this folder."),
+        typer.Option("--out", help="html only: write one page per candidate into this folder (atomically)."),
     ] = None,
     progress: Annotated[
         bool | None,
@@ -148,6 +157,13 @@ def screen(
     """
     protocol = _protocol(protocol_file)
     reference = _as_of(as_of)
+    if out is not None:
+        if output_format is not ScreenFormat.html:
+            raise fail(
+                f"--out is only used with --format html (one page per candidate); "
+                f"drop --out or add --format html (--format {output_format.value} prints to stdout)"
+            )
+        _check_out(out)
     single = len(files) == 1 and not batch.is_ndjson(files[0]) and not workbook.is_workbook(files[0])
     if output_format is ScreenFormat.json and not single:
         show = sys.stderr.isatty() if progress is None else progress
@@ -189,7 +205,7 @@ def screen(
         if output_format is ScreenFormat.json:
             sys.stdout.buffer.write(orjson.dumps(outcome, option=orjson.OPT_INDENT_2) + b"\n")
         problem = f"{item.source}: {outcome['error']}"
-        _stderr().print(f"[bold red]rejected[/] {escape(problem)}", soft_wrap=True)
+        _stderr().print(Text.assemble(("rejected", "bold red"), f" {problem}"), soft_wrap=True)
     if output_format is ScreenFormat.json:
         for result in results:
             sys.stdout.buffer.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -198,17 +214,25 @@ def screen(
         for result in results:
             screening_report.print_checklist(console, result)
     elif out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         pages = [f"{result.candidate_id}.html".casefold() for result in results]
         for name in sorted({p for p in pages if pages.count(p) > 1}):
             raise fail(
                 f"--out: several candidates would be written to the same page {name!r} (their ids "
                 "differ only in upper/lower case); give them ids that differ in letters, not only case"
             )
-        for result, source in zip(results, sources, strict=True):
-            page = out / f"{result.candidate_id}.html"
-            page.write_text(screening_report.html_pages([result], [source]), encoding="utf-8")
-            _stderr().print(f"wrote {page}")
+        try:
+            with output_folder(out) as staging:  # all pages or none
+                for result, source in zip(results, sources, strict=True):
+                    page = f"{result.candidate_id}.html"
+                    html = screening_report.html_pages([result], [source])
+                    (staging / page).write_text(html, encoding="utf-8")
+        except OutputFolderError as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            why = exc.strerror or exc
+            raise fail(f"--out {out}: cannot write ({why}); choose a writable folder") from None
+        for result in results:
+            _stderr().print(Text(f"wrote {out / f'{result.candidate_id}.html'}"))
     elif results:
         sys.stdout.write(screening_report.html_pages(results, sources))
     finish_batch(batch.BatchSummary(len(results), rejected, crashes), summarise=len(files) > 1)
@@ -250,17 +274,18 @@ def protocol_show(
     from rich.table import Table
 
     console = Console(highlight=False)
-    console.print(f"[bold]{protocol.id}[/] version {protocol.version}  {protocol.registry}")
-    console.print(protocol.title)
-    console.print(f"parameters sha256 {protocol.parameters.sha256()}\n")
+    # a protocol file is user data: its text goes to rich as Text, never parsed as markup
+    console.print(Text.assemble((protocol.id, "bold"), f" version {protocol.version}  {protocol.registry}"))
+    console.print(Text(protocol.title))
+    console.print(Text(f"parameters sha256 {protocol.parameters.sha256()}\n"))
     criteria = Table("Id", "Kind", "Protocol text", show_lines=True)
     for c in protocol.criteria:
-        criteria.add_row(c.id, c.kind, c.text)
+        criteria.add_row(Text(c.id), Text(c.kind), Text(c.text))
     console.print(criteria)
     params = Table("Parameter", "Value", "Meaning")
     fields = type(protocol.parameters).model_fields
     for key, value in protocol.parameters.model_dump(mode="json").items():
-        params.add_row(key, orjson.dumps(value).decode(), fields[key].description or "")
+        params.add_row(Text(key), Text(orjson.dumps(value).decode()), Text(fields[key].description or ""))
     console.print(params)
 
 
@@ -274,10 +299,17 @@ def demo(
     from nmocart import demo as demo_module
 
     console = Console(highlight=False)
-    written = demo_module.run(out, console)
-    console.print(f"\n[bold]Wrote {len(written)} files under {out}/[/]")
+    _check_out(out)
+    try:
+        with output_folder(out) as staging:  # everything or nothing under --out
+            written = final_paths(demo_module.run(staging, console, shown_as=out), staging, out)
+    except OutputFolderError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"--out {out}: cannot write ({exc.strerror or exc}); choose a writable folder") from None
+    console.print(Text(f"\nWrote {len(written)} files under {out}/", style="bold"))
     for path in written:
-        console.print(f"  {path}")
+        console.print(Text(f"  {path}"))
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from nmocart.kernel.json_text import looks_utf16
 from nmocart.kinetics.nca import NcaOptions, compute_nca
 from nmocart.kinetics.samples import MAX_PROBLEMS, Problem, SampleInputError, read_usable_samples
 from nmocart.kinetics.table import COLUMNS, TIME_UNIT, table_csv, table_json
+from nmocart.reports.output_folder import OutputFolderError, check_target, output_folder
 
 app = typer.Typer(
     help="Non-compartmental analysis of CAR-T expansion and persistence.",
@@ -128,6 +129,11 @@ def nca_command(
     ] = None,
 ) -> None:
     """Per-subject NCA table (spec section 3) on stdout; with --out also summary and plots."""
+    if out is not None:
+        try:
+            check_target(out)  # a file named as --out is refused before any work
+        except OutputFolderError as exc:
+            _fail([str(exc)])
     options = NcaOptions(auc_method=auc_method.value)
     name = "<stdin>" if file == "-" else file
     try:
@@ -196,10 +202,13 @@ def _with_outputs(path: Path, name: str, options: NcaOptions, fmt: FormatChoice,
     # Written before anything reaches stdout, so a failure leaves no partial table behind.
     from nmocart.reports.kinetics import write_outputs
 
-    try:
-        written = write_outputs(out, samples, result, source_name=Path(name).name)
+    try:  # atomically: a failure leaves no partial outputs behind
+        with output_folder(out) as staging:
+            written = write_outputs(staging, samples, result, source_name=Path(name).name)
+    except OutputFolderError as exc:
+        _fail([str(exc)])
     except OSError as exc:
-        _fail([f"{out}: cannot write the outputs ({exc.strerror}); give a writable folder"])
+        _fail([f"--out {out}: cannot write the outputs ({exc.strerror or exc}); give a writable folder"])
     typer.echo(f"wrote {len(written)} files to {out}", err=True)
     if fmt is FormatChoice.JSON:
         sys.stdout.buffer.write(table_json(samples, result))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 from rich.console import Console
+from rich.text import Text
 
 from nmocart.reports import screening as screening_report
 from nmocart.screening.eligibility import screen
@@ -27,8 +28,12 @@ def example_bytes(name: str) -> bytes:
     return (resources.files("nmocart") / "data" / "examples" / f"{name}.json").read_bytes()
 
 
-def run(out: Path, console: Console) -> list[Path]:
-    """All three capabilities on the embedded defaults; returns every path written."""
+def run(out: Path, console: Console, shown_as: Path | None = None) -> list[Path]:
+    """All three capabilities on the embedded defaults; returns every path written.
+
+    ``shown_as`` is the folder named in the messages when ``out`` is a staging folder.
+    """
+    shown = out if shown_as is None else shown_as
     from nmocart.demo.kinetics import write_demo as kinetics_demo
     from nmocart.demo.safety import write_demo as safety_demo
 
@@ -36,10 +41,11 @@ def run(out: Path, console: Console) -> list[Path]:
     written = run_screening(out / "screening", console)
     console.rule("[bold]Safety: seeded synthetic study of 12 treated subjects")
     safety = safety_demo(out / "safety")
-    console.print(f"graded and reported {len(safety)} files; open {out / 'safety'}/ for the report")
+    console.print(Text(f"graded and reported {len(safety)} files; open {shown / 'safety'}/ for the report"))
     console.rule("[bold]Cellular kinetics: seeded synthetic study (Stein et al. 2019 model)")
     kinetics = kinetics_demo(out / "kinetics")
-    console.print(f"NCA tables, summary, plots and report: {len(kinetics)} files in {out / 'kinetics'}/")
+    folder = shown / "kinetics"
+    console.print(Text(f"NCA tables, summary, plots and report: {len(kinetics)} files in {folder}/"))
     return written + safety + kinetics
 
 

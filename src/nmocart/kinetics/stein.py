@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from nmocart.kernel.csv_cells import csv_row
+
 FloatArray = NDArray[np.float64]
 
 
@@ -149,10 +151,11 @@ def to_csv(study: SyntheticStudy) -> str:
     """The study as the spec's long CSV (subject,time,conc,blq,unit,lloq); 6-digit times."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["subject", "time", "conc", "blq", "unit", "lloq"])
+    writer.writerow(csv_row(["subject", "time", "conc", "blq", "unit", "lloq"]))
     lloq = format(study.lloq, ".12g")
     for s, t, c, b in zip(
         study.subject, study.time.tolist(), study.conc.tolist(), study.blq.tolist(), strict=True
     ):
-        writer.writerow([s, format(t, ".6f"), "" if b else format(c, ".6g"), int(b), study.unit, lloq])
+        conc = "" if b else format(c, ".6g")
+        writer.writerow(csv_row([s, format(t, ".6f"), conc, int(b), study.unit, lloq]))
     return buf.getvalue()

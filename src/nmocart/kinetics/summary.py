@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nmocart.kernel.csv_cells import csv_row
 from nmocart.kinetics.nca import PARAMETERS, NcaResult
 from nmocart.kinetics.samples import SampleTable
 from nmocart.kinetics.table import TIME_UNIT, format_number, parameter_unit
@@ -88,8 +89,8 @@ def summary_csv(rows: list[SummaryRow]) -> str:
     """The summary as CSV text, numbers with 12 significant digits, empty where undefined."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(SUMMARY_COLUMNS)
+    writer.writerow(csv_row(SUMMARY_COLUMNS))
     for r in rows:
         stats = (r.mean, r.sd, r.geomean, r.geocv_pct, r.median, r.min, r.max)
-        writer.writerow([r.analyte, r.parameter, r.unit, r.n, *(format_number(s) for s in stats)])
+        writer.writerow(csv_row([r.analyte, r.parameter, r.unit, r.n, *(format_number(s) for s in stats)]))
     return buf.getvalue()

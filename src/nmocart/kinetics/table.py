@@ -2,7 +2,8 @@
 
 Numbers are written with 12 significant digits (``format(x, ".12g")``): deterministic,
 locale-free and far inside the 1e-6 relative accuracy the reference comparison needs.
-A parameter that is not estimable is an empty CSV cell and a JSON null.
+A parameter that is not estimable is an empty CSV cell and a JSON null. CSV cells go through
+``csv_row`` (no cell can run as a spreadsheet formula).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 
 import orjson
 
+from nmocart.kernel.csv_cells import csv_row
 from nmocart.kinetics.nca import PARAMETERS, NcaResult
 from nmocart.kinetics.samples import SampleTable
 
@@ -59,7 +61,7 @@ def table_csv(samples: SampleTable, result: NcaResult) -> str:
     """The table as CSV text: one row per profile, the spec's columns, empty = not estimable."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(csv_row(COLUMNS))
     cols = [result.values[p].tolist() for p in PARAMETERS]
     for i in range(result.n):
         cells = [samples.subject[i], samples.analyte[i]]
@@ -67,7 +69,7 @@ def table_csv(samples: SampleTable, result: NcaResult) -> str:
             x = values[i]
             cells.append(str(int(x)) if p in _INTEGER and math.isfinite(x) else format_number(x))
         cells.append(result.note_text(i))
-        writer.writerow(cells)
+        writer.writerow(csv_row(cells))
     return buf.getvalue()
 
 

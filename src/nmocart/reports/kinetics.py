@@ -1,14 +1,14 @@
 """Writing the ``--out`` folder: table (CSV and JSON), summary, plots and an HTML report.
 
-An adapter around the domain core: file names are fixed and sorted, numbers formatted as in
-``table``, images embedded in the report as base64 so it is one self-contained file.
+An adapter around the domain core: file names are fixed and sorted, numbers in the CSV and
+JSON files formatted as in ``table`` (12 significant digits), on the HTML page at clinically
+sensible precision (:func:`page_number`); images embedded as base64 so the page is one file.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
-import io
+import math
 import re
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from nmocart.kinetics.summary import SUMMARY_COLUMNS, summarise, summary_csv
 from nmocart.kinetics.table import (
     COLUMNS,
     TIME_UNIT,
-    format_number,
     parameter_unit,
     table_csv,
     table_json,
@@ -67,6 +66,47 @@ def write_outputs(out: Path, samples: SampleTable, result: NcaResult, source_nam
     return written
 
 
+PAGE_DIGITS = 3
+"""Significant digits of a parameter on the page (as NCA tables report them; CSV/JSON keep 12)."""
+
+_FIT_QUALITY = frozenset({"r_squared", "adj_r_squared"})
+_COUNTS = frozenset({"lambda_z_n_points", "n"})
+
+
+def significant(x: float, digits: int = PAGE_DIGITS) -> str:
+    """``x`` to ``digits`` significant digits in fixed notation with thousands separators.
+
+    ``117884.8`` is ``117,885`` at 6 digits and ``118,000`` at 3; ``0.0419158`` is
+    ``0.0419``; ``9.996`` is ``10.0``. Below 1e-6 in magnitude it switches to scientific
+    notation (``1.00e-07``). Empty for NaN or infinity (not estimable).
+    """
+    if not math.isfinite(x):
+        return ""
+    if x == 0:
+        return "0"
+    value = float(format(x, f".{digits}g"))  # rounded first: 9.996 -> 10.0 has one more integer digit
+    exponent = math.floor(math.log10(abs(value)))
+    if exponent < -6:
+        return format(value, f".{digits - 1}e")
+    return format(value, f",.{max(digits - 1 - exponent, 0)}f")
+
+
+def page_number(x: float, parameter: str) -> str:
+    """A parameter as shown on the page: counts whole, R² to 4 decimals, CV% to 1, else 3 digits.
+
+    R² to 4 decimals because the terminal-phase rule compares adjusted R² to 1e-4.
+    """
+    if not math.isfinite(x):
+        return ""
+    if parameter in _COUNTS:
+        return str(int(x))
+    if parameter in _FIT_QUALITY:
+        return f"{x:.4f}"
+    if parameter == "geocv_pct":
+        return f"{x:.1f}"
+    return significant(x)
+
+
 def render_report(
     samples: SampleTable,
     result: NcaResult,
@@ -81,18 +121,37 @@ def render_report(
     )
     template = env.get_template("kinetics_report.html.j2")
     summary = summarise(samples, result)
-    summary_rows = [
-        [
-            r.analyte,
-            r.parameter,
-            r.unit,
-            str(r.n),
-            *(format_number(x) for x in (r.mean, r.sd, r.geomean, r.geocv_pct, r.median, r.min, r.max)),
-        ]
-        for r in summary
-    ]
-    # The same cells as the CSV table, so the report never disagrees with it.
-    table_rows = list(csv.reader(io.StringIO(table_csv(samples, result))))[1:]
+    summary_rows = []
+    for r in summary:
+        shown = "" if r.parameter in _COUNTS else r.parameter  # a mean of counts is not a count
+        summary_rows.append(
+            [
+                r.analyte,
+                r.parameter,
+                r.unit,
+                str(r.n),
+                *(page_number(x, shown) for x in (r.mean, r.sd, r.geomean)),
+                page_number(r.geocv_pct, "geocv_pct"),
+                *(page_number(x, shown) for x in (r.median, r.min, r.max)),
+            ]
+        )
+    # The same values as the CSV table, at the page's precision (the CSV keeps 12 digits).
+    # Notes are footnotes under the table (numbered in the notes column), so it fits a screen.
+    columns = [result.values[p].tolist() for p in PARAMETERS]
+    table_rows = []
+    notes: list[tuple[str, str, str]] = []
+    for i in range(result.n):
+        text = result.note_text(i)
+        if text:
+            notes.append((samples.subject[i], samples.analyte[i], text))
+        table_rows.append(
+            [
+                samples.subject[i],
+                samples.analyte[i],
+                *(page_number(values[i], p) for p, values in zip(PARAMETERS, columns, strict=True)),
+                f"[{len(notes)}]" if text else "",
+            ]
+        )
     # Column units in the header only when every analyte shares one concentration unit.
     conc_units = set(samples.unit)
     shared = conc_units.pop() if len(conc_units) == 1 else None
@@ -105,7 +164,7 @@ def render_report(
         [
             samples.subject[i],
             samples.analyte[i],
-            format_number(float(result.values["tlast"][i])),
+            page_number(float(result.values["tlast"][i]), "tlast"),
             "yes" if result.measurable_at_last_sample[i] else "no",
         ]
         for i in range(result.n)
@@ -121,5 +180,6 @@ def render_report(
         columns=COLUMNS,
         units=units,
         table_rows=table_rows,
+        notes=notes,
         figures=figures,
     )

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from nmocart.kinetics.nca import NcaResult
 from nmocart.kinetics.samples import SampleTable
+from nmocart.reports.plot_text import literal
 
 MAX_PANELS = 24
 """Individual profiles drawn per analyte (a phase I cohort fits on one page)."""
@@ -34,7 +35,7 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def _conc_label(unit: str) -> str:
     """Y-axis label with the concentration unit (or a visible gap when the file has none)."""
-    return f"Concentration ({unit})" if unit else "Concentration (unit not given)"
+    return f"Concentration ({literal(unit)})" if unit else "Concentration (unit not given)"
 
 
 TIME_LABEL = "Time since infusion (day)"
@@ -87,7 +88,7 @@ def plot_individual(samples: SampleTable, result: NcaResult, analyte: str, path:
             handles["BLQ (drawn below LLOQ)"] = blq
         if math.isfinite(lloq):
             ll = ax.axhline(lloq, ls="--", color="#b22222", lw=1)
-            handles[f"LLOQ {lloq:g} {unit}".strip()] = ll
+            handles[literal(f"LLOQ {lloq:g} {unit}".strip())] = ll
         if math.isfinite(lz[i]):
             t0 = result.values["lambda_z_time_first"][i]
             t1 = result.values["lambda_z_time_last"][i]
@@ -116,13 +117,13 @@ def plot_individual(samples: SampleTable, result: NcaResult, analyte: str, path:
                 fontsize=8,
             )
         ax.set_yscale("log")
-        ax.set_title(f"subject {samples.subject[i]}", fontsize=10)
+        ax.set_title(literal(f"subject {samples.subject[i]}"), fontsize=10)
         ax.set_xlabel(TIME_LABEL, fontsize=8)
         ax.set_ylabel(_conc_label(unit), fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(True, which="major", alpha=0.3)
     more = f" (first {len(shown)} of {len(idx)})" if len(idx) > len(shown) else ""
-    fig.suptitle(f"{analyte}: individual profiles{more}", fontsize=12)
+    fig.suptitle(literal(f"{analyte}: individual profiles{more}"), fontsize=12)
     fig.legend(
         list(handles.values()),
         list(handles),
@@ -171,7 +172,7 @@ def plot_median(samples: SampleTable, analyte: str, path: Path) -> Path:
         ax.fill_between(d, band_lo, band_hi, color="#1f4e79", alpha=0.2, label="interquartile range")
         ax.plot(d, m, "o-", color="#1f4e79", ms=4, label="median")
         if math.isfinite(lloq):
-            ax.axhline(lloq, ls="--", color="#b22222", lw=1, label=f"LLOQ {lloq:g} {unit}".strip())
+            ax.axhline(lloq, ls="--", color="#b22222", lw=1, label=literal(f"LLOQ {lloq:g} {unit}".strip()))
         ax.set_yscale("log")
         ax.set_xlabel("Nominal day since infusion (day)")
         ax.set_ylabel(_conc_label(unit))
@@ -179,8 +180,10 @@ def plot_median(samples: SampleTable, analyte: str, path: Path) -> Path:
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     fig.suptitle(
-        f"{analyte}: median and interquartile range by nominal day (n = {len(idx)}; "
-        "BLQ counted as 0, not drawn)",
+        literal(
+            f"{analyte}: median and interquartile range by nominal day (n = {len(idx)}; "
+            "BLQ counted as 0, not drawn)"
+        ),
         fontsize=11,
     )
     return _save(fig, path)

@@ -8,7 +8,6 @@ bytes.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import statistics
@@ -20,7 +19,9 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import nmocart
-from nmocart.safety.episode import Episode
+from nmocart.kernel.csv_cells import csv_text
+from nmocart.reports.plot_text import literal
+from nmocart.safety.episode import DayGrade, Episode
 from nmocart.safety.grade import SubjectSafety, as_dict, grade_subject
 from nmocart.safety.parameters import SafetyParameters
 from nmocart.safety.record import SafetyRecord
@@ -42,6 +43,57 @@ class Table:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class SubjectSummary:
+    """What the report needs of one graded subject: a few numbers, never the whole grading.
+
+    The report keeps one of these per subject while the graded subjects stream past, so its
+    memory does not grow with the number of lab results or assessments.
+    """
+
+    subject_id: str
+    crs: Episode
+    """Maximum grade, onset and duration; assessments as (date, study day, grade) only."""
+    icans: Episode
+    early_icaht: int | None
+    late_icaht: int | None
+    hypogammaglobulinemia: bool | None
+    adverse_events: tuple[tuple[str, int], ...] | None
+    """(term, grade) as reported; None when not collected."""
+    lab_shifts: tuple[tuple[str, str, str], ...] | None
+    """(CTCAE term, baseline grade, worst post-baseline grade) per term graded; None: no labs."""
+
+
+def _slim(episode: Episode) -> Episode:
+    days = episode.assessments
+    slim = None if days is None else tuple(DayGrade(d.date, d.study_day, d.grade, ()) for d in days)
+    return Episode(slim, episode.max_grade, episode.onset_day, episode.duration_days)
+
+
+def summarise(subject: SubjectSafety) -> SubjectSummary:
+    """The report's summary of one graded subject."""
+    shifts = None
+    if subject.labs is not None:
+        by_term: dict[str, tuple[str, str]] = {}
+        for item in subject.labs:
+            base = item.baseline
+            base_grade = "no baseline" if base is None else _grade_text(base.grade)
+            worst = (subject.worst_lab_grades or {}).get(item.term)
+            by_term[item.term] = (base_grade, _grade_text(worst))
+        shifts = tuple((term, base, worst) for term, (base, worst) in by_term.items())
+    aes = subject.record.adverse_events
+    return SubjectSummary(
+        subject_id=subject.record.subject_id,
+        crs=_slim(subject.crs),
+        icans=_slim(subject.icans),
+        early_icaht=subject.icaht.early_grade,
+        late_icaht=subject.icaht.late_grade,
+        hypogammaglobulinemia=subject.hypogammaglobulinemia,
+        adverse_events=None if aes is None else tuple((ae.term, ae.grade) for ae in aes),
+        lab_shifts=shifts,
+    )
+
+
 def percent(n: int, total: int) -> str:
     """``n (x.x%)``; a dash when there is no denominator."""
     return f"{n} ({100 * n / total:.1f}%)" if total else "-"
@@ -56,15 +108,15 @@ def median_range(values: Sequence[int]) -> str:
     return f"{shown} ({min(values)}-{max(values)})"
 
 
-def ae_incidence(subjects: Sequence[SubjectSafety]) -> Table:
+def ae_incidence(subjects: Sequence[SubjectSummary]) -> Table:
     """Subjects with each AE term by their worst reported grade, n (%) of subjects with AE data."""
-    collected = [s for s in subjects if s.record.adverse_events is not None]
+    collected = [s for s in subjects if s.adverse_events is not None]
     worst: dict[str, dict[str, int]] = {}
     for subject in collected:
-        for ae in subject.record.adverse_events or ():
-            per_subject = worst.setdefault(ae.term, {})
-            sid = subject.record.subject_id
-            per_subject[sid] = max(per_subject.get(sid, 0), ae.grade)
+        for term, grade in subject.adverse_events or ():
+            per_subject = worst.setdefault(term, {})
+            sid = subject.subject_id
+            per_subject[sid] = max(per_subject.get(sid, 0), grade)
     total = len(collected)
     rows = []
     for term in sorted(worst):
@@ -87,11 +139,11 @@ def ae_incidence(subjects: Sequence[SubjectSafety]) -> Table:
     )
 
 
-def _episodes(subjects: Sequence[SubjectSafety], name: str) -> list[Episode]:
+def _episodes(subjects: Sequence[SubjectSummary], name: str) -> list[Episode]:
     return [s.crs if name == "CRS" else s.icans for s in subjects]
 
 
-def episode_incidence(subjects: Sequence[SubjectSafety], name: str) -> Table:
+def episode_incidence(subjects: Sequence[SubjectSummary], name: str) -> Table:
     """CRS or ICANS: subjects by maximum grade, with median (range) onset day and duration."""
     episodes = [e for e in _episodes(subjects, name) if e.max_grade is not None]
     total = len(episodes)
@@ -118,21 +170,14 @@ def episode_incidence(subjects: Sequence[SubjectSafety], name: str) -> Table:
     )
 
 
-def lab_shift(subjects: Sequence[SubjectSafety]) -> Table:
+def lab_shift(subjects: Sequence[SubjectSummary]) -> Table:
     """Per CTCAE term, subjects by baseline grade (rows) and worst post-baseline grade."""
     columns = (*(str(g) for g in GRADES), "not graded")
     counts: dict[tuple[str, str, str], int] = {}
     terms: set[str] = set()
     for subject in subjects:
-        by_term: dict[str, tuple[str, str]] = {}
-        for item in subject.labs or ():  # not collected: the subject is in no shift table
-            terms.add(item.term)
-            base = item.baseline
-            base_grade = "no baseline" if base is None else _grade_text(base.grade)
-            worst = (subject.worst_lab_grades or {}).get(item.term)
-            by_term[item.term] = (base_grade, _grade_text(worst))
-        for term, (base_grade, worst_grade) in by_term.items():
-            key = (term, base_grade, worst_grade)
+        for key in subject.lab_shifts or ():  # not collected: the subject is in no shift table
+            terms.add(key[0])
             counts[key] = counts.get(key, 0) + 1
     rows = []
     baseline_rows = (*(str(g) for g in GRADES), "not graded", "no baseline")
@@ -146,8 +191,9 @@ def lab_shift(subjects: Sequence[SubjectSafety]) -> Table:
         "Laboratory shift tables (CTCAE v5.0): baseline grade by worst post-baseline grade",
         ("term", "baseline grade", *(f"worst {c}" for c in columns), "subjects"),
         tuple(rows),
-        "Subjects with at least one post-baseline result of the term. 'not graded': a needed "
-        "limit (LLN/ULN) was missing, so no grade was given.",
+        "Subjects with at least one post-baseline result of the term. 'not graded': a limit the "
+        "grade depends on was missing (a ULN; or an LLN for a count or haemoglobin at or above "
+        "its grade-2 cut), so no grade was given.",
     )
 
 
@@ -155,11 +201,11 @@ def _grade_text(grade: int | None) -> str:
     return "not graded" if grade is None else str(grade)
 
 
-def icaht_table(subjects: Sequence[SubjectSafety]) -> Table:
+def icaht_table(subjects: Sequence[SubjectSummary]) -> Table:
     """Subjects by early (days 0-30) and late (days 31-100) ICAHT grade."""
     total = len(subjects)
-    early = [s.icaht.early_grade for s in subjects]
-    late = [s.icaht.late_grade for s in subjects]
+    early = [s.early_icaht for s in subjects]
+    late = [s.late_icaht for s in subjects]
     rows = [(f"grade {g}", percent(early.count(g), total), percent(late.count(g), total)) for g in GRADES]
     rows.append(("unknown", percent(early.count(None), total), percent(late.count(None), total)))
     return Table(
@@ -172,7 +218,7 @@ def icaht_table(subjects: Sequence[SubjectSafety]) -> Table:
     )
 
 
-def hypogammaglobulinemia_table(subjects: Sequence[SubjectSafety]) -> Table:
+def hypogammaglobulinemia_table(subjects: Sequence[SubjectSummary]) -> Table:
     """Subjects with IgG < 400 mg/dL after baseline, without it, and never measured then."""
     total = len(subjects)
     hypo = [s.hypogammaglobulinemia for s in subjects]
@@ -190,7 +236,7 @@ def hypogammaglobulinemia_table(subjects: Sequence[SubjectSafety]) -> Table:
     )
 
 
-def subject_table(subjects: Sequence[SubjectSafety]) -> Table:
+def subject_table(subjects: Sequence[SubjectSummary]) -> Table:
     """One row per subject: CRS, ICANS, ICAHT, hypogammaglobulinaemia and the AEs reported."""
 
     def episode(e: Episode) -> str:
@@ -202,20 +248,18 @@ def subject_table(subjects: Sequence[SubjectSafety]) -> Table:
 
     rows = []
     for s in subjects:
-        aes = s.record.adverse_events
+        aes = s.adverse_events
         listed = (
-            "not collected"
-            if aes is None
-            else "; ".join(f"{ae.term} (grade {ae.grade})" for ae in aes) or "none"
+            "not collected" if aes is None else "; ".join(f"{term} (grade {g})" for term, g in aes) or "none"
         )
         hypo = s.hypogammaglobulinemia
         rows.append(
             (
-                s.record.subject_id,
+                s.subject_id,
                 episode(s.crs),
                 episode(s.icans),
-                _grade_text(s.icaht.early_grade).replace("not graded", "unknown"),
-                _grade_text(s.icaht.late_grade).replace("not graded", "unknown"),
+                _grade_text(s.early_icaht).replace("not graded", "unknown"),
+                _grade_text(s.late_icaht).replace("not graded", "unknown"),
                 "unknown" if hypo is None else "yes" if hypo else "no",
                 listed,
             )
@@ -229,7 +273,7 @@ def subject_table(subjects: Sequence[SubjectSafety]) -> Table:
     )
 
 
-def build_tables(subjects: Sequence[SubjectSafety]) -> list[Table]:
+def build_tables(subjects: Sequence[SubjectSummary]) -> list[Table]:
     """Every table of the report, in the order they appear."""
     return [
         subject_table(subjects),
@@ -242,17 +286,20 @@ def build_tables(subjects: Sequence[SubjectSafety]) -> list[Table]:
     ]
 
 
-def swimmer_svg(subjects: Sequence[SubjectSafety]) -> str:
+def swimmer_svg(subjects: Sequence[SubjectSummary]) -> str:
     """Swimmer plot: per subject, CRS (upper bar) and ICANS (lower, hatched) grade by study day."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
 
-    with plt.rc_context({"svg.hashsalt": "nmocart-safety", "svg.fonttype": "none", "font.size": 10}):
+    with matplotlib.rc_context({"svg.hashsalt": "nmocart-safety", "svg.fonttype": "none", "font.size": 10}):
         height = 1.6 + 0.42 * max(len(subjects), 1)
-        fig, ax = plt.subplots(figsize=(10, height))
+        # An SVG canvas: the layout step measures text with the SVG renderer instead of painting
+        # a pixel buffer (at 100 dpi that buffer alone took 170 MB for 1,000 subjects).
+        fig = Figure(figsize=(10, height))
+        FigureCanvasSVG(fig)
+        ax = fig.subplots()
         last_day = 14
         for lane, subject in enumerate(reversed(subjects)):
             for offset, episode, hatch in ((0.05, subject.crs, None), (-0.4, subject.icans, "///")):
@@ -282,7 +329,7 @@ def swimmer_svg(subjects: Sequence[SubjectSafety]) -> str:
                         zorder=0,
                     )
         ax.set_yticks(range(len(subjects)))
-        ax.set_yticklabels([s.record.subject_id for s in reversed(subjects)])
+        ax.set_yticklabels([literal(s.subject_id) for s in reversed(subjects)])
         ax.set_ylim(-0.6, len(subjects) - 0.4)
         ax.set_xlim(-0.5, last_day + 0.5)
         ax.set_xticks(range(0, last_day + 1, 2))
@@ -308,21 +355,16 @@ def swimmer_svg(subjects: Sequence[SubjectSafety]) -> str:
         fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-        plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
 
 
 def _csv_text(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.header)
-    writer.writerows(table.rows)
-    return buffer.getvalue()
+    return csv_text(table.header, table.rows)
 
 
 def render_html(
-    subjects: Sequence[SubjectSafety], tables: Sequence[Table], params: SafetyParameters, svg: str
+    subjects: Sequence[SubjectSummary], tables: Sequence[Table], params: SafetyParameters, svg: str
 ) -> str:
     """The self-contained report page (inline CSS and SVG)."""
     env = Environment(
@@ -340,24 +382,42 @@ def render_html(
     )
 
 
-def grade_all(records: Iterable[SafetyRecord], params: SafetyParameters) -> list[SubjectSafety]:
-    """Grade every record, ordered by subject id (so file order does not change the report)."""
-    graded = [grade_subject(record, params) for record in records]
-    return sorted(graded, key=lambda s: s.record.subject_id)
+def write_report(records: Iterable[SafetyRecord], params: SafetyParameters, out: Path) -> list[Path]:
+    """Write ``report.html``, one CSV per table and ``graded.ndjson`` into ``out``.
 
-
-def write_report(records: Sequence[SafetyRecord], params: SafetyParameters, out: Path) -> list[Path]:
-    """Write ``report.html``, one CSV per table and ``graded.ndjson`` into ``out``."""
-    subjects = grade_all(records, params)
-    tables = build_tables(subjects)
+    Streaming: each record is graded, its output line spooled to a scratch file in ``out``
+    and only its :class:`SubjectSummary` kept, so memory grows with the number of subjects
+    by a few hundred bytes each, not with their assessments and lab results. Subjects are
+    reported sorted by id (stable), whatever the input order.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for table in tables:
-        path = out / f"{table.name}.csv"
-        path.write_text(_csv_text(table), encoding="utf-8", newline="")
-        written.append(path)
-    graded = out / "graded.ndjson"
-    graded.write_bytes(b"".join(orjson.dumps(as_dict(s)) + b"\n" for s in subjects))
+    summaries: list[SubjectSummary] = []
+    spans: list[tuple[int, int]] = []
+    spool_path = out / ".graded.spool"
+    with spool_path.open("w+b") as spool:
+        offset = 0
+        for record in records:
+            subject = grade_subject(record, params)
+            line = orjson.dumps(as_dict(subject)) + b"\n"
+            spool.write(line)
+            spans.append((offset, len(line)))
+            offset += len(line)
+            summaries.append(summarise(subject))
+        order = sorted(range(len(summaries)), key=lambda i: summaries[i].subject_id)
+        subjects = [summaries[i] for i in order]
+        tables = build_tables(subjects)
+        written: list[Path] = []
+        for table in tables:
+            path = out / f"{table.name}.csv"
+            path.write_text(_csv_text(table), encoding="utf-8", newline="")
+            written.append(path)
+        graded = out / "graded.ndjson"
+        with graded.open("wb") as sink:
+            for i in order:
+                start, length = spans[i]
+                spool.seek(start)
+                sink.write(spool.read(length))
+    spool_path.unlink()
     html = out / "report.html"
     page = render_html(subjects, tables, params, swimmer_svg(subjects))
     html.write_text(re.sub(r"[ \t]+\n", "\n", page), encoding="utf-8")

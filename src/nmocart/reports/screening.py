@@ -1,4 +1,8 @@
-"""Rendering of screening results for people: a terminal checklist and a printable HTML page."""
+"""Rendering of screening results for people: a terminal checklist and a printable HTML page.
+
+Record text reaches rich only as ``Text`` objects (never parsed as markup: a medication named
+``prednisone [/]`` or ``[link=...]`` prints as written) and jinja2 only autoescaped.
+"""
 
 from __future__ import annotations
 
@@ -42,11 +46,11 @@ def checklist(result: ScreeningResult) -> Group:
     table.add_column("Reason", ratio=3)
     table.add_column("Evidence", ratio=1, style="dim")
     for c in result.criteria:
-        table.add_row(
-            c.id,
+        table.add_row(  # Text, not str: record data is never read as rich markup
+            Text(c.id),
             Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
-            c.reason,
-            " ".join(c.evidence),
+            Text(c.reason),
+            Text(" ".join(c.evidence)),
         )
     parts: list[Text | Table | Panel] = [header, table]
     if result.missing:

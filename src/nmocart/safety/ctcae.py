@@ -2,7 +2,9 @@
 
 Safety spec section 4. Values are compared as exact fractions in the analyte's canonical
 unit, so a result exactly on a cut (500 /uL against 0.5 x 10^9/L) lands on the side the
-table says. A result whose needed limit (LLN or ULN) is missing is reported ungradable.
+table says. A result is ungradable only where its grade depends on a missing limit (spec
+version 2): a count or haemoglobin below the grade-2 cut needs no LLN; ALT, AST, bilirubin and
+creatinine always need their ULN.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import datetime as dt
 import operator
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from nmocart.kernel.units import canonical_unit
 from nmocart.safety.measure import (
+    RELATIVE_MARGIN,
     Measure,
+    canonical,
     compare,
-    compare_canonical,
     compare_same_unit,
     measure,
     to_approx,
@@ -62,6 +66,9 @@ def term_of(test: str, params: CtcaeParameters) -> str:
 
 ONE = Fraction(1)
 
+MEMO_SIZE = 1 << 16
+"""Decided grades kept for reuse (see ``CtcaeParameters.memo``); the memo restarts beyond it."""
+
 
 class Reference(NamedTuple):
     """A test's baseline as the grading of later results needs it (computed once per test)."""
@@ -69,13 +76,17 @@ class Reference(NamedTuple):
     value: Measure
     upper_limit: float | None
     """The baseline's own ULN in its own unit, which decides a normal or abnormal baseline."""
+    abnormal: bool | None
+    """Whether it is above its own ULN; None without one (then judged against each result's ULN)."""
 
 
 def reference_of(baseline: LabResult | None) -> Reference | None:
     """The grading reference of a baseline result (None without a baseline)."""
     if baseline is None:
         return None
-    return Reference(measure(baseline.test, baseline.value, baseline.unit), baseline.upper_limit)
+    uln = baseline.upper_limit
+    abnormal = None if uln is None else compare_same_unit(operator.gt, baseline.value, ONE, 1.0, uln)
+    return Reference(measure(baseline.test, baseline.value, baseline.unit), uln, abnormal)
 
 
 def _highest(
@@ -106,26 +117,46 @@ def _highest(
 
 
 def _decreased(lab: LabResult, approx: float, params: CtcaeParameters) -> tuple[int | None, str]:
-    """Grade of a "count decreased" term: below LLN -> 1, then the table's strict cuts."""
-    lln = lab.lower_limit
-    if lln is None:
-        return None, "lower_limit (LLN) is missing; the result cannot be graded"
+    """Grade of a "count decreased" term: the table's absolute cuts, then below LLN -> 1.
+
+    Safety spec version 2: grades 2 to 4 need no LLN, so a result below the grade-2 cut is
+    graded without one; at or above that cut a missing LLN leaves the grade (0 or 1) unknown.
+    """
     test, raw, unit = lab.test, lab.value, lab.unit
     reached: Below | None = None
-    for cut in params.decreased[test].below:  # limits fall as the grade rises
-        if not compare_canonical(operator.lt, test, raw, unit, approx, cut.limit, cut.approx):
+    cuts = params.decreased[test].below
+    for cut in cuts:  # limits fall as the grade rises; compare_canonical inlined (hot path)
+        limit = cut.approx
+        if abs(approx - limit) > RELATIVE_MARGIN * (abs(approx) + abs(limit)):
+            if approx >= limit:
+                break
+        elif not canonical(test, raw, unit) < cut.limit:
             break
         reached = cut
     shown = canonical_unit(test)
     if reached is not None:
         return reached.grade, f"{approx:.6g} {shown} < {reached.text} -> {reached.grade}"
+    lln = lab.lower_limit
+    if lln is None:
+        return None, (
+            f"lower_limit (LLN) is missing; {approx:.6g} {shown} >= {cuts[0].text} "
+            f"is grade 0 or 1 depending on the LLN, which cannot be decided"
+        )
     # the value and its LLN are decimals in the same unit: float order is their exact order
     grade, op = (1, "<") if raw < lln else (0, ">=")
     return grade, f"{approx:.6g} {shown} {op} LLN {to_approx(test, lln, unit):.6g} -> {grade}"
 
 
 def _uln_label(lab: LabResult, uln: float) -> str:
-    return f"ULN {to_approx(lab.test, uln, lab.unit):.6g}"
+    if uln == 0:  # 0.0 and -0.0 are equal cache keys but print differently
+        return f"ULN {to_approx(lab.test, uln, lab.unit):.6g}"
+    return _limit_label(lab.test, uln, lab.unit)
+
+
+@lru_cache(maxsize=1024)
+def _limit_label(test: str, uln: float, unit: str) -> str:
+    """``ULN 1.2`` in the canonical unit (memoised: a lab's ULN repeats across its results)."""
+    return f"ULN {to_approx(test, uln, unit):.6g}"
 
 
 def _increased(
@@ -139,9 +170,8 @@ def _increased(
     shown = f"{approx:.6g} {canonical_unit(lab.test)}"
     if baseline is not None:
         base = baseline.value
-        if baseline.upper_limit is not None:  # the baseline against its own ULN
-            abnormal = compare_same_unit(operator.gt, base.raw, ONE, 1.0, baseline.upper_limit)
-        else:  # without it, against this result's ULN
+        abnormal = baseline.abnormal  # against its own ULN, else against this result's ULN
+        if abnormal is None:
             abnormal = compare(operator.gt, base, ONE, 1.0, measure(lab.test, uln, lab.unit))
         if abnormal:
             label = f"abnormal baseline {base.approx:.6g}"
@@ -235,13 +265,24 @@ def grade_labs(
         baseline_info[test] = Baseline(index, lab.date, measure(test, lab.value, lab.unit).approx, grade)
     terms = {test: term_of(test, params) for test in {lab.test for lab in labs} - {"igg"}}
     first_graded = first_graded_date(lymphodepletion, infusion)
+    memo = params.memo
+    if len(memo) > MEMO_SIZE:
+        memo.clear()
     out: list[LabGrade] = []
     for index, lab in enumerate(labs):
         test = lab.test
         if test == "igg" or lab.date < first_graded:
             continue
         approx = to_approx(test, lab.value, lab.unit)
-        grade, why = _grade(lab, approx, references.get(test), params)
+        reference = references.get(test)
+        # everything the grade depends on: the result as written, its limits, its baseline
+        key = (test, lab.value, lab.unit, lab.lower_limit, lab.upper_limit, reference)
+        decided = memo.get(key)
+        if decided is None:
+            decided = _grade(lab, approx, reference, params)
+            if lab.value != 0:  # 0.0 and -0.0 are equal keys but print differently
+                memo[key] = decided
+        grade, why = decided
         graded = grade is not None
         out.append(
             LabGrade(

@@ -1,10 +1,13 @@
 """One subject's safety grading: CRS, ICANS, labs, ICAHT, hypogammaglobulinaemia, as JSON.
 
-``grade_subject`` is pure; ``as_dict`` gives the output shape of ``nmocart safety grade``.
+``grade_subject`` is pure; ``as_dict`` gives the output shape of ``nmocart safety grade``, ready
+for orjson: dates stay ``datetime.date`` and drivers tuples (orjson writes them as
+``YYYY-MM-DD`` strings and arrays, natively and fast).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +63,23 @@ def number(value: float) -> float:
 def _episode(episode: Episode, with_ice: bool) -> dict[str, Any]:
     assessments = None
     if episode.assessments is not None:
-        assessments = []
-        for day in episode.assessments:
-            row: dict[str, Any] = {
-                "date": day.date.isoformat(),
-                "study_day": day.study_day,
-                "grade": day.grade,
-            }
-            if with_ice:
-                row["ice_score"] = day.ice_score
-            row["drivers"] = list(day.drivers)
-            assessments.append(row)
+        # dates go to orjson as dates (written YYYY-MM-DD, as isoformat), drivers as tuples
+        if with_ice:
+            assessments = [
+                {
+                    "date": day.date,
+                    "study_day": day.study_day,
+                    "grade": day.grade,
+                    "ice_score": day.ice_score,
+                    "drivers": day.drivers,
+                }
+                for day in episode.assessments
+            ]
+        else:
+            assessments = [
+                {"date": day.date, "study_day": day.study_day, "grade": day.grade, "drivers": day.drivers}
+                for day in episode.assessments
+            ]
     out: dict[str, Any] = {
         "assessments": assessments,
         "max_grade": episode.max_grade,
@@ -82,30 +91,44 @@ def _episode(episode: Episode, with_ice: bool) -> dict[str, Any]:
     return out
 
 
-def _lab(item: LabGrade, study_day: int) -> dict[str, Any]:
-    unit = canonical_unit(item.test)
-    base = item.baseline
-    return {
-        "index": item.lab_index,
-        "test": item.test,
-        "term": item.term,
-        "date": item.date.isoformat(),
-        "study_day": study_day,
-        "value": number(item.value),
-        "unit": unit,
-        "grade": item.grade,
-        "drivers": list(item.drivers),
-        "reason": item.reason,
-        "baseline": None
-        if base is None
-        else {
-            "index": base.lab_index,
-            "date": base.date.isoformat(),
-            "value": number(base.value),
-            "unit": unit,
-            "grade": base.grade,
-        },
-    }
+def _labs(items: tuple[LabGrade, ...], infusion: dt.date) -> list[dict[str, Any]]:
+    """The ``labs`` list: one object per graded result (per-test parts computed once)."""
+    units: dict[str, str] = {}
+    baselines: dict[str, dict[str, Any] | None] = {}
+    out = []
+    for item in items:
+        test = item.test
+        unit = units.get(test)
+        if unit is None:
+            unit = units[test] = canonical_unit(test)
+            base = item.baseline
+            baselines[test] = (
+                None
+                if base is None
+                else {
+                    "index": base.lab_index,
+                    "date": base.date,
+                    "value": number(base.value),
+                    "unit": unit,
+                    "grade": base.grade,
+                }
+            )
+        out.append(
+            {
+                "index": item.lab_index,
+                "test": test,
+                "term": item.term,
+                "date": item.date,
+                "study_day": (item.date - infusion).days,
+                "value": float(f"{item.value:.6g}"),
+                "unit": unit,
+                "grade": item.grade,
+                "drivers": item.drivers,
+                "reason": item.reason,
+                "baseline": baselines[test],
+            }
+        )
+    return out
 
 
 def as_dict(result: SubjectSafety) -> dict[str, Any]:
@@ -117,9 +140,7 @@ def as_dict(result: SubjectSafety) -> dict[str, Any]:
         "subject_id": record.subject_id,
         "crs": _episode(result.crs, with_ice=False),
         "icans": _episode(result.icans, with_ice=True),
-        "labs": None
-        if result.labs is None
-        else [_lab(item, (item.date - record.infusion_date).days) for item in result.labs],
+        "labs": None if result.labs is None else _labs(result.labs, record.infusion_date),
         "worst_lab_grades": result.worst_lab_grades,
         "icaht": {
             "early_grade": icaht.early_grade,

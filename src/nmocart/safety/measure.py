@@ -85,24 +85,6 @@ def compare_same_unit(
     return op(exact(value), multiple * exact(reference))
 
 
-def compare_canonical(
-    op: Callable[[Fraction | float, Fraction | float], bool],
-    test: str,
-    raw: float,
-    unit: str,
-    approx: float,
-    limit: Fraction,
-    limit_approx: float,
-) -> bool:
-    """Whether ``raw`` (in ``unit``; ``approx`` in the canonical unit) ``<op> limit``, exactly.
-
-    The allocation-free form of :func:`compare` for the per-result hot path.
-    """
-    if abs(approx - limit_approx) > RELATIVE_MARGIN * (abs(approx) + abs(limit_approx)):
-        return op(approx, limit_approx)
-    return op(canonical(test, raw, unit), limit)
-
-
 def to_approx(test: str, raw: float, unit: str) -> float:
     """``raw`` in ``unit`` as a float in the test's canonical unit (for the fast path)."""
     return raw * _FLOAT_FACTORS[test][unit]

@@ -1,4 +1,4 @@
-"""Every safety threshold as a named, versioned parameter, loaded from ``data/safety_v1.json``.
+"""Every safety threshold as a named, versioned parameter, loaded from ``data/safety_v2.json``.
 
 The grading core takes a :class:`SafetyParameters` argument instead of literals, so a change
 of threshold is a change of data with a new version and checksum, recorded in every output.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
 from importlib import resources
@@ -107,6 +107,9 @@ class CtcaeParameters:
     increased: Mapping[str, IncreasedTerm]
     creatinine: CreatinineTerm
     igg_below_mg_dl: Fraction
+    memo: dict[Hashable, tuple[int | None, str]] = field(default_factory=dict, compare=False, repr=False)
+    """Grades already decided under these thresholds, by everything a grade depends on (the
+    grading is pure; lab values are written to a fixed precision and repeat a great deal)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ def canonical_json(data: Any) -> bytes:
 
 
 def parse_parameters(data: Mapping[str, Any]) -> SafetyParameters:
-    """Build the typed parameter set from its JSON form (as in ``data/safety_v1.json``)."""
+    """Build the typed parameter set from its JSON form (as in ``data/safety_v2.json``)."""
     crs, icans, ctcae, icaht = data["crs"], data["icans"], data["ctcae"], data["icaht"]
     increased = {
         test: IncreasedTerm(
@@ -238,6 +241,6 @@ def parse_parameters(data: Mapping[str, Any]) -> SafetyParameters:
 
 @cache
 def load_parameters() -> SafetyParameters:
-    """The study's parameter set, version 1 (read once from the package data)."""
-    raw = resources.files("nmocart").joinpath("data/safety_v1.json").read_bytes()
+    """The study's parameter set, version 2 (read once from the package data)."""
+    raw = resources.files("nmocart").joinpath("data/safety_v2.json").read_bytes()
     return parse_parameters(orjson.loads(raw))
