@@ -92,6 +92,8 @@ _DATE_FORMAT = "yyyy-mm-dd"
 _TEXT_FORMAT = "@"
 _LAST_ROW = 1048576
 _MAX_SERIAL = 2958465  # 9999-12-31 in the 1900 date system
+_EXACT_WHOLE = 2**53
+"""Whole numbers above this are read as floats (a spreadsheet holds doubles; JSON ints are 64-bit)."""
 _BOOLEAN_FORMULAS = {"=TRUE()": True, "=FALSE()": False}
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -736,6 +738,13 @@ def _number_value(value: Any) -> float | int:
         if not _NUMBER_TEXT.fullmatch(value):
             raise ValueError(f"{value!r} is not a number; type digits with a decimal point, no unit or comma")
         number: float | int = float(value)
+    elif isinstance(value, int) and abs(value) > _EXACT_WHOLE:
+        # another program may store a huge whole number without a decimal point: openpyxl reads a
+        # Python int, which JSON (64 bits) and math.isfinite (a double's range) cannot take
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
     else:
         number = value
     if not math.isfinite(number):
