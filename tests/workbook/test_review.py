@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
 
 from nmocart.batch.workbook import write_workbook
 from nmocart.screening.record import ScreeningRecord
 
-from .sheets import example_records, read
+from .sheets import edited, example_records, read, record
 
 
 @pytest.fixture
@@ -60,3 +64,102 @@ def test_a_number_cell_with_a_huge_whole_number_never_loses_the_workbook(
         assert first.record.labs[0].value == 1e30
     else:
         assert first.problems == (message,)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(born=st.dates(dt.date(1, 1, 1), dt.date(2026, 3, 2)))
+@example(born=dt.date(1899, 12, 31))
+@example(born=dt.date(1900, 2, 28))
+@example(born=dt.date(1, 1, 1))
+def test_any_valid_date_written_to_the_workbook_comes_back_unchanged(
+    examples: list[ScreeningRecord], born: dt.date
+) -> None:
+    # 1899-12-31 was written as serial 0, which reads back as a time of day: the workbook
+    # nmocart wrote rejected the record it was written from
+    data = record({**examples[0].model_dump(mode="json"), "birth_date": born.isoformat()})
+    (entry,) = read(write_workbook([data]))
+    assert entry.record == data
+
+
+_EARLY = "is before 1900-03-01, where spreadsheet date cells are ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("serial", "date_cell", "shown"),
+    [
+        (60, True, f"1900-02-28 {_EARLY}"),
+        (60, False, f"serial 60 {_EARLY}"),
+        (59, True, f"1900-02-28 {_EARLY}"),
+        (1, False, f"serial 1 {_EARLY}"),
+        (61, False, None),
+        (61, True, None),
+        (-5, True, f"1899-12-25 {_EARLY}"),
+        (-5, False, "-5 is not a date serial number"),
+        (0.5, True, "12:00:00 is not a date"),
+    ],
+)
+def test_a_date_cell_in_the_1900_leap_year_bug_zone_is_refused_not_guessed(
+    examples: list[ScreeningRecord], serial: float, date_cell: bool, shown: str | None
+) -> None:
+    # Excel's serial 60 is 1900-02-29, a day that never existed; openpyxl reads it as 1900-02-28,
+    # the same day as serial 59, and reads negative serials as dates Excel cannot show
+    def edit(wb: Workbook) -> None:
+        wb["candidate"]["E2"] = serial  # birth_date
+        wb["candidate"]["E2"].number_format = "yyyy-mm-dd" if date_cell else "General"
+
+    entries = read(edited(examples, edit))
+    assert [e.record for e in entries[1:]] == examples[1:]
+    if shown is None:
+        assert entries[0].record is not None
+        assert entries[0].record.birth_date == dt.date(1900, 3, 1)
+        return
+    (problem,) = entries[0].problems
+    assert problem.startswith(f"candidate!E2: {shown}")
+    assert problem.endswith("YYYY-MM-DD")
+
+
+def test_text_dates_before_1900_march_are_read(examples: list[ScreeningRecord]) -> None:
+    def edit(wb: Workbook) -> None:
+        wb["candidate"]["E2"] = "1900-02-28"
+
+    (first, *_) = read(edited(examples, edit))
+    assert first.record is not None
+    assert first.record.birth_date == dt.date(1900, 2, 28)
+
+
+def test_a_section_row_whose_id_is_a_number_is_not_called_empty(examples: list[ScreeningRecord]) -> None:
+    def edit(wb: Workbook) -> None:
+        wb["labs"]["A2"] = 12
+
+    orphan = read(edited(examples, edit))[-1]
+    assert orphan.source == "c.xlsx:labs!A2"
+    assert orphan.problems == (
+        "labs!A2: 12 is not text; candidate_id is text: format the cell as Text and type it again",
+    )
+
+
+def test_merged_cells_reject_the_candidate_instead_of_dropping_rows(examples: list[ScreeningRecord]) -> None:
+    # a coordinator merges the id over three lab rows of one candidate: only the first row holds
+    # the id, so the candidate was screened on the first lab alone (the others were orphans)
+    def edit(wb: Workbook) -> None:
+        wb["labs"].merge_cells("A2:A4")
+
+    entries = read(edited(examples, edit))
+    merged = "labs!A2:A4 is merged; unmerge it and type the value in every row"
+    first = entries[0]
+    assert first.record is None
+    assert first.problems == (f"labs!A2: {merged}",)
+    assert [e.record for e in entries[1:3]] == examples[1:]
+    assert [e.problems for e in entries[3:]] == [(f"labs!A3: {merged}",), (f"labs!A4: {merged}",)]
+
+
+def test_a_merged_optional_cell_is_not_read_as_unknown(examples: list[ScreeningRecord]) -> None:
+    def edit(wb: Workbook) -> None:
+        wb["labs"].merge_cells("F2:F3")  # upper_limit over two rows
+
+    first = read(edited(examples, edit))[0]
+    assert first.record is None
+    assert first.problems == (
+        "labs!F2: labs!F2:F3 is merged; unmerge it and type the value in every row",
+        "labs!F3: labs!F2:F3 is merged; unmerge it and type the value in every row",
+    )

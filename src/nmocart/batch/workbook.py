@@ -92,6 +92,10 @@ _DATE_FORMAT = "yyyy-mm-dd"
 _TEXT_FORMAT = "@"
 _LAST_ROW = 1048576
 _MAX_SERIAL = 2958465  # 9999-12-31 in the 1900 date system
+_FIRST_RELIABLE_SERIAL = 61
+FIRST_RELIABLE_DATE = dt.date(1900, 3, 1)
+"""In the 1900 date system serial 60 is 1900-02-29, a day that never existed (Excel's leap-year
+bug): earlier date cells are ambiguous, so they are refused on reading and written as text."""
 _EXACT_WHOLE = 2**53
 """Whole numbers above this are read as floats (a spreadsheet holds doubles; JSON ints are 64-bit)."""
 _BOOLEAN_FORMULAS = {"=TRUE()": True, "=FALSE()": False}
@@ -435,6 +439,8 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
     """Write one value into a cell of the kind's format; text never becomes a formula."""
     if value is None:
         return
+    if isinstance(value, dt.date) and value < FIRST_RELIABLE_DATE:
+        value = value.isoformat()  # as text: a date cell this early reads back ambiguous or as a time
     if isinstance(value, float) and float(f"{value:.{SIGNIFICANT_DIGITS}g}") != value:
         raise WorkbookError(
             f"{where}: {value!r} has more than {SIGNIFICANT_DIGITS} significant digits, more than a "
@@ -706,23 +712,36 @@ def _cell_value(cell: Cell, col: Column, epoch: dt.datetime) -> Any:
 def _shown(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     return repr(value)
 
 
-def _date_value(value: Any, epoch: dt.datetime) -> str:
-    from openpyxl.utils.datetime import from_excel
+_EARLY_DATE = (
+    "is before 1900-03-01, where spreadsheet date cells are ambiguous (serial 60 is 1900-02-29, "
+    "a day that never existed); type the date as text YYYY-MM-DD"
+)
 
+
+def _date_value(value: Any, epoch: dt.datetime) -> str:
+    from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+
+    in_1900_system = epoch == WINDOWS_EPOCH
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0):
             raise ValueError(f"{_shown(value)} has a time of day; give the date only")
+        if in_1900_system and value.date() < FIRST_RELIABLE_DATE:
+            raise ValueError(f"{_shown(value.date())} {_EARLY_DATE}")
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
         return value  # the model checks it is a real YYYY-MM-DD date
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if in_1900_system and value < _FIRST_RELIABLE_SERIAL and value == int(value) and value >= 1:
+            raise ValueError(f"serial {_shown(value)} {_EARLY_DATE}")
         if value == int(value) and 1 <= value <= _MAX_SERIAL:
             converted = from_excel(int(value), epoch)
             if isinstance(converted, dt.datetime):
