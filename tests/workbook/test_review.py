@@ -163,3 +163,11 @@ def test_a_merged_optional_cell_is_not_read_as_unknown(examples: list[ScreeningR
         "labs!F2: labs!F2:F3 is merged; unmerge it and type the value in every row",
         "labs!F3: labs!F2:F3 is merged; unmerge it and type the value in every row",
     )
+
+
+def test_a_cell_merged_across_columns_is_one_problem(examples: list[ScreeningRecord]) -> None:
+    def edit(wb: Workbook) -> None:
+        wb["labs"].merge_cells("D2:E2")  # value over unit
+
+    first = read(edited(examples, edit))[0]
+    assert first.problems == ("labs!D2: labs!D2:E2 is merged; unmerge it and type the value in every row",)

@@ -802,6 +802,7 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
     if structure:
         return table
     prefixes = {c.header: f"{sheet.name}!{get_column_letter(i)}" for i, c in found.items()}
+    merged = _merged_data_cells(ws)
     for cells in ws.iter_rows(min_row=2):
         present = [
             c for c in cells if c.value is not None and not (isinstance(c.value, str) and not c.value.strip())
@@ -810,6 +811,12 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
             continue
         row = _Row(cells[0].row)
         row.cells = {header: f"{prefix}{row.number}" for header, prefix in prefixes.items()}
+        for first, last, merged_range in merged.get(row.number, ()):
+            row.problems.append(
+                f"{sheet.name}!{get_column_letter(first)}{row.number}: {sheet.name}!{merged_range} "
+                "is merged; unmerge it and type the value in every row"
+            )
+            row.failed.update(found[c].header for c in range(first, last + 1) if c in found)
         for cell in present:
             col_or_none = found.get(cell.column)
             where = f"{sheet.name}!{cell.coordinate}"
@@ -828,6 +835,19 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
                 row.values[col_or_none.header] = value
         table.rows.append(row)
     return table
+
+
+def _merged_data_cells(ws: Worksheet) -> dict[int, list[tuple[int, int, str]]]:
+    """Row -> (first column, last column, range) of each merged range below the header.
+
+    Only a merged range's first cell holds its value: the other rows would read as empty (an id
+    lost, a value unknown), so every row a merged range covers is refused instead of guessed.
+    """
+    out: dict[int, list[tuple[int, int, str]]] = {}
+    for merged in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
+        for row in range(max(merged.min_row, 2), merged.max_row + 1):
+            out.setdefault(row, []).append((merged.min_col, merged.max_col, merged.coord))
+    return out
 
 
 @dataclass
@@ -1113,6 +1133,9 @@ def _candidates(
     for section, row in orphans:
         value = row.values.get(ID_COLUMN)
         cell = row.cells[ID_COLUMN]
+        if value is None and ID_COLUMN in row.failed:  # its own problem already names the fix
+            out.append(WorkbookCandidate(f"{name}:{section}!A{row.number}", None, None, tuple(row.problems)))
+            continue
         if value is None:
             message = "candidate_id is empty; give the id of the candidate this row belongs to"
         else:
