@@ -171,3 +171,31 @@ def test_a_cell_merged_across_columns_is_one_problem(examples: list[ScreeningRec
 
     first = read(edited(examples, edit))[0]
     assert first.problems == ("labs!D2: labs!D2:E2 is merged; unmerge it and type the value in every row",)
+
+
+@pytest.mark.parametrize("text", ["0", "86400", "1700006400", " 0 ", "٢٠٢٤-٠١-٠٥"])
+def test_text_in_a_date_cell_must_be_yyyy_mm_dd_never_a_timestamp(
+    examples: list[ScreeningRecord], text: str
+) -> None:
+    # the model reads a JSON string of digits as Unix seconds: "0" typed in a date cell (meaning
+    # "unknown") became the birth date 1970-01-01
+    def edit(wb: Workbook) -> None:
+        wb["candidate"]["E2"] = text
+
+    entries = read(edited(examples, edit))
+    assert [e.record for e in entries[1:]] == examples[1:]
+    assert entries[0].problems == (
+        f"candidate!E2: {text.strip()!r} is not a date; type the date as YYYY-MM-DD",
+    )
+
+
+@pytest.mark.parametrize(("text", "shown"), [("²", "'²'"), ("١", "'١'")])
+def test_an_attack_number_in_other_digits_is_a_clear_problem(
+    examples: list[ScreeningRecord], text: str, shown: str
+) -> None:
+    def edit(wb: Workbook) -> None:
+        wb["attacks"]["B2"] = text
+
+    assert read(edited(examples, edit))[0].problems == (
+        f"attacks!B2: {shown} is not an attack number; number the attacks 1, 2, ...",
+    )

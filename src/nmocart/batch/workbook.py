@@ -100,6 +100,7 @@ _EXACT_WHOLE = 2**53
 """Whole numbers above this are read as floats (a spreadsheet holds doubles; JSON ints are 64-bit)."""
 _BOOLEAN_FORMULAS = {"=TRUE()": True, "=FALSE()": False}
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _UNIT_OF: dict[tuple[str, str], str] = {("labs", "unit"): "test"}
 """Columns holding a unit, and the column naming the analyte whose units apply (kernel/units.py)."""
@@ -694,7 +695,7 @@ def _cell_value(cell: Cell, col: Column, epoch: dt.datetime) -> Any:
             f"{_shown(value)} is not TRUE or FALSE; choose one, or leave the cell empty when unknown"
         )
     if col.kind is Kind.group:
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
         if (
             isinstance(value, int | float)
@@ -738,7 +739,9 @@ def _date_value(value: Any, epoch: dt.datetime) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
-        return value  # the model checks it is a real YYYY-MM-DD date
+        if not _DATE_TEXT.fullmatch(value):  # the model would read "0" or "86400" as Unix seconds
+            raise ValueError(f"{value!r} is not a date; type the date as YYYY-MM-DD")
+        return value  # the model checks it is a real calendar date
     if isinstance(value, int | float) and not isinstance(value, bool):
         if in_1900_system and value < _FIRST_RELIABLE_SERIAL and value == int(value) and value >= 1:
             raise ValueError(f"serial {_shown(value)} {_EARLY_DATE}")
