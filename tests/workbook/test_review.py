@@ -199,3 +199,53 @@ def test_an_attack_number_in_other_digits_is_a_clear_problem(
     assert read(edited(examples, edit))[0].problems == (
         f"attacks!B2: {shown} is not an attack number; number the attacks 1, 2, ...",
     )
+
+
+hostile_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),  # any size: beyond 64 bits and beyond a double's range
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
+    st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=3000000)),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=12),
+    st.sampled_from(["=A1", "=TRUE()", "TRUE", "false", " ", "", "0", "86400", "1e400", "-1", "SCR-0003"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(1, 8), st.integers(2, 14), hostile_values), max_size=4
+    ),
+    merge=st.one_of(st.none(), st.tuples(st.integers(1, 9), st.integers(1, 6), st.integers(2, 12))),
+)
+def test_hostile_cells_never_raise_and_leave_untouched_candidates_alone(
+    examples: list[ScreeningRecord],
+    edits: list[tuple[int, int, int, object]],
+    merge: tuple[int, int, int] | None,
+) -> None:
+    touched: set[object] = set()
+
+    def edit(wb: Workbook) -> None:
+        for sheet_index, column, row, value in edits:
+            ws = wb.worksheets[sheet_index]
+            touched.update({ws.cell(row, 1).value, value})
+            ws.cell(row, column).value = value
+        if merge is not None:
+            sheet_index, column, row = merge
+            ws = wb.worksheets[sheet_index]
+            touched.update(ws.cell(r, 1).value for r in (row, row + 1))
+            ws.merge_cells(start_row=row, start_column=column, end_row=row + 1, end_column=column)
+
+    entries = read(edited(examples, edit))
+    for entry in entries:
+        assert (entry.record is None) == bool(entry.problems)
+        for problem in entry.problems:
+            assert re.match(r"^[a-z_]+!([A-Z]+)?\d+: ", problem), problem
+    by_id = {e.candidate_id: e for e in entries if e.source.startswith("c.xlsx:candidate!")}
+    for original in examples:
+        if original.candidate_id not in touched:
+            assert by_id[original.candidate_id].record == original
