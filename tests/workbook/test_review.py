@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from nmocart.batch.workbook import write_workbook
 from nmocart.screening.record import ScreeningRecord
@@ -249,3 +249,14 @@ def test_hostile_cells_never_raise_and_leave_untouched_candidates_alone(
     for original in examples:
         if original.candidate_id not in touched:
             assert by_id[original.candidate_id].record == original
+
+
+def test_the_template_tells_what_the_reader_refuses() -> None:
+    # Excel's own check at entry must not allow dates the reader refuses (serial 60 is 1900-02-29)
+    template = load_workbook(io.BytesIO(write_workbook()))
+    date_checks = [dv for dv in template["candidate"].data_validations.dataValidation if dv.type == "date"]
+    assert date_checks
+    assert {(dv.formula1, dv.formula2) for dv in date_checks} == {("61", "2958465")}
+    notes = " ".join(str(c.value) for c in template["notes"]["A"] if c.value)
+    assert "before 1900-03-01" in notes
+    assert "merge" in notes

@@ -368,9 +368,11 @@ def _validation(
         dv = DataValidation(type="list", formula1=units_of_the_row, allow_blank=True)
         dv.error = "Choose a unit accepted for the row's test (numeric tests only)."
     elif col.kind is Kind.date:
-        dv = DataValidation(type="date", operator="between", formula1="1", formula2=str(_MAX_SERIAL))
+        dv = DataValidation(
+            type="date", operator="between", formula1=str(_FIRST_RELIABLE_SERIAL), formula2=str(_MAX_SERIAL)
+        )
         dv.allow_blank = True
-        dv.error = "Type a calendar date (YYYY-MM-DD)."
+        dv.error = "Type a calendar date (YYYY-MM-DD); before 1900-03-01 only as text."
     elif col.kind is Kind.group:
         dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="1", allow_blank=True)
         dv.error = "Type the attack number: 1, 2, ..."
@@ -584,8 +586,11 @@ NOTES_RULES = (
     "empty means collected if the sheet has rows for the candidate, otherwise not collected.",
     "A section sheet deleted from the workbook is not collected for every candidate.",
     "attacks: one row per syndrome; rows with the same attack number form one attack.",
-    "Dates: type them as dates (or as text YYYY-MM-DD). Text columns are formatted as Text so that "
-    "ids such as 0012 keep their zeros. Type values, not formulas.",
+    "Dates: type them as dates (or as text YYYY-MM-DD); a date before 1900-03-01 only as text "
+    "YYYY-MM-DD (spreadsheets count a 1900-02-29 that never existed). Text columns are formatted as "
+    "Text so that ids such as 0012 keep their zeros. Type values, not formulas.",
+    "Do not merge cells: only a merged range's first cell holds its value, so every row needs its own "
+    "values (candidate_id on every row); merged cells are refused.",
     "labs: value and upper_limit are in the row's unit; the unit drop-down lists the units accepted "
     "for the row's test; qualitative tests have result and no value, unit or upper_limit.",
 )
