@@ -260,3 +260,19 @@ def test_the_template_tells_what_the_reader_refuses() -> None:
     notes = " ".join(str(c.value) for c in template["notes"]["A"] if c.value)
     assert "before 1900-03-01" in notes
     assert "merge" in notes
+
+
+def test_a_stray_value_in_the_last_cell_of_a_sheet_is_reported_without_filling_the_grid(
+    examples: list[ScreeningRecord],
+) -> None:
+    # the reader walked every cell of the used rectangle, creating each one: a value typed in
+    # XFD1048576 meant 17 billion cells (the run never ended); it reads only the stored cells
+    def edit(wb: Workbook) -> None:
+        wb["labs"]["XFD1048576"] = "x"
+
+    entries = read(edited(examples, edit))
+    assert [e.record for e in entries[:3]] == examples
+    assert entries[3].problems == (
+        "labs!A1048576: candidate_id is empty; give the id of the candidate this row belongs to",
+        "labs!XFD1048576: a value in a column without a header; delete it or name the column",
+    )

@@ -811,7 +811,7 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
         return table
     prefixes = {c.header: f"{sheet.name}!{get_column_letter(i)}" for i, c in found.items()}
     merged = _merged_data_cells(ws)
-    for cells in ws.iter_rows(min_row=2):
+    for cells in _stored_rows(ws):
         present = [
             c for c in cells if c.value is not None and not (isinstance(c.value, str) and not c.value.strip())
         ]
@@ -843,6 +843,19 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
                 row.values[col_or_none.header] = value
         table.rows.append(row)
     return table
+
+
+def _stored_rows(ws: Worksheet) -> list[list[Cell]]:
+    """The cells the file holds below the header, row by row in order.
+
+    ``iter_rows`` would create every cell of the used rectangle: one stray value in XFD1048576
+    means 17 billion cells. openpyxl keeps a loaded sheet's cells in ``_cells`` (row, column).
+    """
+    rows: dict[int, list[Cell]] = {}
+    for (row, _column), cell in sorted(ws._cells.items()):
+        if row >= 2:
+            rows.setdefault(row, []).append(cell)
+    return list(rows.values())
 
 
 def _merged_data_cells(ws: Worksheet) -> dict[int, list[tuple[int, int, str]]]:
