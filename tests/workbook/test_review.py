@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from nmocart.batch.workbook import write_workbook
+from nmocart.batch.workbook import WorkbookError, write_workbook
 from nmocart.screening.record import ScreeningRecord
 
 from .sheets import edited, example_records, read, record
@@ -275,4 +275,19 @@ def test_a_stray_value_in_the_last_cell_of_a_sheet_is_reported_without_filling_t
     assert entries[3].problems == (
         "labs!A1048576: candidate_id is empty; give the id of the candidate this row belongs to",
         "labs!XFD1048576: a value in a column without a header; delete it or name the column",
+    )
+
+
+def test_text_of_only_spaces_is_refused_on_writing_not_turned_into_null(
+    examples: list[ScreeningRecord],
+) -> None:
+    # the reader takes a cell of only spaces as empty (null): writing it would change the record
+    investigator = examples[0].investigator
+    assert investigator is not None
+    spaces = examples[0].model_copy(update={"investigator": investigator.model_copy(update={"notes": "   "})})
+    with pytest.raises(WorkbookError) as caught:
+        write_workbook([spaces])
+    assert str(caught.value) == (
+        "candidate SCR-0001, investigator.notes: '   ' is only spaces, which a spreadsheet cell reads "
+        "as empty (null); write null or the text"
     )

@@ -442,6 +442,11 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
     """Write one value into a cell of the kind's format; text never becomes a formula."""
     if value is None:
         return
+    if isinstance(value, str) and not value.strip():
+        raise WorkbookError(
+            f"{where}: {value!r} is only spaces, which a spreadsheet cell reads as empty (null); "
+            "write null or the text"
+        )
     if isinstance(value, dt.date) and value < FIRST_RELIABLE_DATE:
         value = value.isoformat()  # as text: a date cell this early reads back ambiguous or as a time
     if isinstance(value, float) and float(f"{value:.{SIGNIFICANT_DIGITS}g}") != value:
