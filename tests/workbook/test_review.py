@@ -291,3 +291,31 @@ def test_text_of_only_spaces_is_refused_on_writing_not_turned_into_null(
         "candidate SCR-0001, investigator.notes: '   ' is only spaces, which a spreadsheet cell reads "
         "as empty (null); write null or the text"
     )
+
+
+def test_writing_two_records_with_one_candidate_id_is_refused(examples: list[ScreeningRecord]) -> None:
+    # the workbook ties section rows to candidates by id: it would hold both records' rows under
+    # one id, and reading it back rejects both
+    with pytest.raises(WorkbookError) as caught:
+        write_workbook([examples[0], examples[1], examples[0]])
+    assert str(caught.value) == (
+        "candidate SCR-0001: candidate_id appears in records 1 and 3; a workbook holds one row per "
+        "candidate: give each record its own candidate_id"
+    )
+
+
+def test_text_longer_than_a_cell_holds_is_refused(examples: list[ScreeningRecord]) -> None:
+    investigator = examples[0].investigator
+    assert investigator is not None
+    long_notes = investigator.model_copy(update={"notes": "x" * 32768})
+    with pytest.raises(WorkbookError) as caught:
+        write_workbook([examples[0].model_copy(update={"investigator": long_notes})])
+    assert str(caught.value) == (
+        "candidate SCR-0001, investigator.notes: 32768 characters, more than a spreadsheet cell holds "
+        "(32767); shorten it"
+    )
+    fits = investigator.model_copy(update={"notes": "x" * 32767})
+    (entry,) = read(write_workbook([examples[0].model_copy(update={"investigator": fits})]))
+    assert entry.record is not None
+    assert entry.record.investigator is not None
+    assert entry.record.investigator.notes == "x" * 32767

@@ -96,6 +96,7 @@ _FIRST_RELIABLE_SERIAL = 61
 FIRST_RELIABLE_DATE = dt.date(1900, 3, 1)
 """In the 1900 date system serial 60 is 1900-02-29, a day that never existed (Excel's leap-year
 bug): earlier date cells are ambiguous, so they are refused on reading and written as text."""
+_CELL_CHARACTERS = 32767  # Excel's limit: it cuts longer text when opening the file
 _EXACT_WHOLE = 2**53
 """Whole numbers above this are read as floats (a spreadsheet holds doubles; JSON ints are 64-bit)."""
 _BOOLEAN_FORMULAS = {"=TRUE()": True, "=FALSE()": False}
@@ -442,6 +443,11 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
     """Write one value into a cell of the kind's format; text never becomes a formula."""
     if value is None:
         return
+    if isinstance(value, str) and len(value) > _CELL_CHARACTERS:
+        raise WorkbookError(
+            f"{where}: {len(value)} characters, more than a spreadsheet cell holds ({_CELL_CHARACTERS}); "
+            "shorten it"
+        )
     if isinstance(value, str) and not value.strip():
         raise WorkbookError(
             f"{where}: {value!r} is only spaces, which a spreadsheet cell reads as empty (null); "
@@ -487,6 +493,14 @@ def write_workbook(records: Sequence[ScreeningRecord] = ()) -> bytes:
     """The workbook of ``records`` (the empty template when none), as deterministic ``.xlsx`` bytes."""
     from openpyxl import Workbook
 
+    first_of: dict[str, int] = {}
+    for number, record in enumerate(records, start=1):
+        first = first_of.setdefault(record.candidate_id, number)
+        if first != number:
+            raise WorkbookError(
+                f"candidate {record.candidate_id}: candidate_id appears in records {first} and {number}; "
+                "a workbook holds one row per candidate: give each record its own candidate_id"
+            )
     wb = Workbook()
     sheets = {s.name: _prepare_sheet(wb, s, i == 0) for i, s in enumerate(_LAYOUT)}
     next_row = dict.fromkeys(sheets, 2)
