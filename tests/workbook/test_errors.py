@@ -63,7 +63,7 @@ def test_the_other_candidates_of_the_workbook_are_still_read(examples: list[Scre
     ("sheet", "header", "value", "message"),
     [
         ("labs", "date", "2026-02-30", "write a real calendar date as YYYY-MM-DD"),
-        ("labs", "date", "24/02/2026", "write a real calendar date as YYYY-MM-DD"),
+        ("labs", "date", "24/02/2026", "'24/02/2026' is not a date; type the date as YYYY-MM-DD"),
         (
             "labs",
             "date",

@@ -92,8 +92,16 @@ _DATE_FORMAT = "yyyy-mm-dd"
 _TEXT_FORMAT = "@"
 _LAST_ROW = 1048576
 _MAX_SERIAL = 2958465  # 9999-12-31 in the 1900 date system
+_FIRST_RELIABLE_SERIAL = 61
+FIRST_RELIABLE_DATE = dt.date(1900, 3, 1)
+"""In the 1900 date system serial 60 is 1900-02-29, a day that never existed (Excel's leap-year
+bug): earlier date cells are ambiguous, so they are refused on reading and written as text."""
+_CELL_CHARACTERS = 32767  # Excel's limit: it cuts longer text when opening the file
+_EXACT_WHOLE = 2**53
+"""Whole numbers above this are read as floats (a spreadsheet holds doubles; JSON ints are 64-bit)."""
 _BOOLEAN_FORMULAS = {"=TRUE()": True, "=FALSE()": False}
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _UNIT_OF: dict[tuple[str, str], str] = {("labs", "unit"): "test"}
 """Columns holding a unit, and the column naming the analyte whose units apply (kernel/units.py)."""
@@ -361,9 +369,11 @@ def _validation(
         dv = DataValidation(type="list", formula1=units_of_the_row, allow_blank=True)
         dv.error = "Choose a unit accepted for the row's test (numeric tests only)."
     elif col.kind is Kind.date:
-        dv = DataValidation(type="date", operator="between", formula1="1", formula2=str(_MAX_SERIAL))
+        dv = DataValidation(
+            type="date", operator="between", formula1=str(_FIRST_RELIABLE_SERIAL), formula2=str(_MAX_SERIAL)
+        )
         dv.allow_blank = True
-        dv.error = "Type a calendar date (YYYY-MM-DD)."
+        dv.error = "Type a calendar date (YYYY-MM-DD); before 1900-03-01 only as text."
     elif col.kind is Kind.group:
         dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="1", allow_blank=True)
         dv.error = "Type the attack number: 1, 2, ..."
@@ -433,6 +443,18 @@ def _put(ws: Worksheet, row: int, column: int, col: Column, value: Any, where: s
     """Write one value into a cell of the kind's format; text never becomes a formula."""
     if value is None:
         return
+    if isinstance(value, str) and len(value) > _CELL_CHARACTERS:
+        raise WorkbookError(
+            f"{where}: {len(value)} characters, more than a spreadsheet cell holds ({_CELL_CHARACTERS}); "
+            "shorten it"
+        )
+    if isinstance(value, str) and not value.strip():
+        raise WorkbookError(
+            f"{where}: {value!r} is only spaces, which a spreadsheet cell reads as empty (null); "
+            "write null or the text"
+        )
+    if isinstance(value, dt.date) and value < FIRST_RELIABLE_DATE:
+        value = value.isoformat()  # as text: a date cell this early reads back ambiguous or as a time
     if isinstance(value, float) and float(f"{value:.{SIGNIFICANT_DIGITS}g}") != value:
         raise WorkbookError(
             f"{where}: {value!r} has more than {SIGNIFICANT_DIGITS} significant digits, more than a "
@@ -471,6 +493,14 @@ def write_workbook(records: Sequence[ScreeningRecord] = ()) -> bytes:
     """The workbook of ``records`` (the empty template when none), as deterministic ``.xlsx`` bytes."""
     from openpyxl import Workbook
 
+    first_of: dict[str, int] = {}
+    for number, record in enumerate(records, start=1):
+        first = first_of.setdefault(record.candidate_id, number)
+        if first != number:
+            raise WorkbookError(
+                f"candidate {record.candidate_id}: candidate_id appears in records {first} and {number}; "
+                "a workbook holds one row per candidate: give each record its own candidate_id"
+            )
     wb = Workbook()
     sheets = {s.name: _prepare_sheet(wb, s, i == 0) for i, s in enumerate(_LAYOUT)}
     next_row = dict.fromkeys(sheets, 2)
@@ -575,8 +605,11 @@ NOTES_RULES = (
     "empty means collected if the sheet has rows for the candidate, otherwise not collected.",
     "A section sheet deleted from the workbook is not collected for every candidate.",
     "attacks: one row per syndrome; rows with the same attack number form one attack.",
-    "Dates: type them as dates (or as text YYYY-MM-DD). Text columns are formatted as Text so that "
-    "ids such as 0012 keep their zeros. Type values, not formulas.",
+    "Dates: type them as dates (or as text YYYY-MM-DD); a date before 1900-03-01 only as text "
+    "YYYY-MM-DD (spreadsheets count a 1900-02-29 that never existed). Text columns are formatted as "
+    "Text so that ids such as 0012 keep their zeros. Type values, not formulas.",
+    "Do not merge cells: only a merged range's first cell holds its value, so every row needs its own "
+    "values (candidate_id on every row); merged cells are refused.",
     "labs: value and upper_limit are in the row's unit; the unit drop-down lists the units accepted "
     "for the row's test; qualitative tests have result and no value, unit or upper_limit.",
 )
@@ -686,7 +719,7 @@ def _cell_value(cell: Cell, col: Column, epoch: dt.datetime) -> Any:
             f"{_shown(value)} is not TRUE or FALSE; choose one, or leave the cell empty when unknown"
         )
     if col.kind is Kind.group:
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
         if (
             isinstance(value, int | float)
@@ -704,23 +737,38 @@ def _cell_value(cell: Cell, col: Column, epoch: dt.datetime) -> Any:
 def _shown(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     return repr(value)
 
 
-def _date_value(value: Any, epoch: dt.datetime) -> str:
-    from openpyxl.utils.datetime import from_excel
+_EARLY_DATE = (
+    "is before 1900-03-01, where spreadsheet date cells are ambiguous (serial 60 is 1900-02-29, "
+    "a day that never existed); type the date as text YYYY-MM-DD"
+)
 
+
+def _date_value(value: Any, epoch: dt.datetime) -> str:
+    from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+
+    in_1900_system = epoch == WINDOWS_EPOCH
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0):
             raise ValueError(f"{_shown(value)} has a time of day; give the date only")
+        if in_1900_system and value.date() < FIRST_RELIABLE_DATE:
+            raise ValueError(f"{_shown(value.date())} {_EARLY_DATE}")
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
-        return value  # the model checks it is a real YYYY-MM-DD date
+        if not _DATE_TEXT.fullmatch(value):  # the model would read "0" or "86400" as Unix seconds
+            raise ValueError(f"{value!r} is not a date; type the date as YYYY-MM-DD")
+        return value  # the model checks it is a real calendar date
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if in_1900_system and value < _FIRST_RELIABLE_SERIAL and value == int(value) and value >= 1:
+            raise ValueError(f"serial {_shown(value)} {_EARLY_DATE}")
         if value == int(value) and 1 <= value <= _MAX_SERIAL:
             converted = from_excel(int(value), epoch)
             if isinstance(converted, dt.datetime):
@@ -736,6 +784,13 @@ def _number_value(value: Any) -> float | int:
         if not _NUMBER_TEXT.fullmatch(value):
             raise ValueError(f"{value!r} is not a number; type digits with a decimal point, no unit or comma")
         number: float | int = float(value)
+    elif isinstance(value, int) and abs(value) > _EXACT_WHOLE:
+        # another program may store a huge whole number without a decimal point: openpyxl reads a
+        # Python int, which JSON (64 bits) and math.isfinite (a double's range) cannot take
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
     else:
         number = value
     if not math.isfinite(number):
@@ -774,7 +829,8 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
     if structure:
         return table
     prefixes = {c.header: f"{sheet.name}!{get_column_letter(i)}" for i, c in found.items()}
-    for cells in ws.iter_rows(min_row=2):
+    merged = _merged_data_cells(ws)
+    for cells in _stored_rows(ws):
         present = [
             c for c in cells if c.value is not None and not (isinstance(c.value, str) and not c.value.strip())
         ]
@@ -782,6 +838,12 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
             continue
         row = _Row(cells[0].row)
         row.cells = {header: f"{prefix}{row.number}" for header, prefix in prefixes.items()}
+        for first, last, merged_range in merged.get(row.number, ()):
+            row.problems.append(
+                f"{sheet.name}!{get_column_letter(first)}{row.number}: {sheet.name}!{merged_range} "
+                "is merged; unmerge it and type the value in every row"
+            )
+            row.failed.update(found[c].header for c in range(first, last + 1) if c in found)
         for cell in present:
             col_or_none = found.get(cell.column)
             where = f"{sheet.name}!{cell.coordinate}"
@@ -800,6 +862,32 @@ def _read_table(ws: Worksheet, sheet: SheetLayout, epoch: dt.datetime, structure
                 row.values[col_or_none.header] = value
         table.rows.append(row)
     return table
+
+
+def _stored_rows(ws: Worksheet) -> list[list[Cell]]:
+    """The cells the file holds below the header, row by row in order.
+
+    ``iter_rows`` would create every cell of the used rectangle: one stray value in XFD1048576
+    means 17 billion cells. openpyxl keeps a loaded sheet's cells in ``_cells`` (row, column).
+    """
+    rows: dict[int, list[Cell]] = {}
+    for (row, _column), cell in sorted(ws._cells.items()):
+        if row >= 2:
+            rows.setdefault(row, []).append(cell)
+    return list(rows.values())
+
+
+def _merged_data_cells(ws: Worksheet) -> dict[int, list[tuple[int, int, str]]]:
+    """Row -> (first column, last column, range) of each merged range below the header.
+
+    Only a merged range's first cell holds its value: the other rows would read as empty (an id
+    lost, a value unknown), so every row a merged range covers is refused instead of guessed.
+    """
+    out: dict[int, list[tuple[int, int, str]]] = {}
+    for merged in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
+        for row in range(max(merged.min_row, 2), merged.max_row + 1):
+            out.setdefault(row, []).append((merged.min_col, merged.max_col, merged.coord))
+    return out
 
 
 @dataclass
@@ -1085,6 +1173,9 @@ def _candidates(
     for section, row in orphans:
         value = row.values.get(ID_COLUMN)
         cell = row.cells[ID_COLUMN]
+        if value is None and ID_COLUMN in row.failed:  # its own problem already names the fix
+            out.append(WorkbookCandidate(f"{name}:{section}!A{row.number}", None, None, tuple(row.problems)))
+            continue
         if value is None:
             message = "candidate_id is empty; give the id of the candidate this row belongs to"
         else:
