@@ -9,8 +9,9 @@ import orjson
 
 from nmocart.fhir.concept_map import load_concept_map
 from nmocart.fhir.grouping import run_intake
+from nmocart.fhir.output import IntakeTally
 
-from .fhir_builders import D, PID, RXNORM, coding, patient, statement
+from .fhir_builders import LOINC, PID, RXNORM, D, build, coding, observation, patient, statement
 
 
 def _idless(body: dict[str, object]) -> dict[str, object]:
@@ -32,4 +33,26 @@ def test_resources_without_id_or_full_url_in_one_bundle_keep_distinct_sources(tm
     assert sources["candidate_id"] == PID
     one, two = sources["sources"]["/medications/0"], sources["sources"]["/medications/1"]
     assert one != two
-    assert one[0].endswith("entry[1]") and two[0].endswith("entry[2]")
+    assert one[0].endswith("entry[1]")
+    assert two[0].endswith("entry[2]")
+
+
+def test_an_unmapped_code_written_twice_in_one_resource_counts_that_resource_once() -> None:
+    """Section 6/7: unmapped codes are counted per resource, even when two codings differ only in display."""
+    body = observation(
+        "o1", [coding(LOINC, "99999-9", "Odd test"), coding(LOINC, "99999-9", "Odd test, short")]
+    )
+    tally = IntakeTally()
+    tally.add_intake(build(body))
+    rows = [r for r in tally.unmapped_codes() if r["code"] == "99999-9"]
+    assert rows == [
+        {
+            "resource_type": "Observation",
+            "system": LOINC,
+            "code": "99999-9",
+            "display": "Odd test",
+            "count": 1,
+        }
+    ]
+    coverage = [r for r in tally.coverage_rows() if r["code"] == "99999-9"]
+    assert [(r["read"], r["unmapped"]) for r in coverage] == [(1, 1)]
