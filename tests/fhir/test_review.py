@@ -56,3 +56,13 @@ def test_an_unmapped_code_written_twice_in_one_resource_counts_that_resource_onc
     ]
     coverage = [r for r in tally.coverage_rows() if r["code"] == "99999-9"]
     assert [(r["read"], r["unmapped"]) for r in coverage] == [(1, 1)]
+
+
+def test_a_conflict_is_reported_with_its_codings() -> None:
+    """Section 6: a conflicting resource is reported with its codings, not only the targets they name."""
+    body = observation("o1", [coding(LOINC, "2160-0"), coding(LOINC, "1742-6")], valueQuantity={"value": 1})
+    intake = build(body)
+    [warning] = [w for w in intake.warnings if w["kind"] == "conflict"]
+    assert warning["resource"] == "Observation/o1"
+    assert f"{LOINC}|2160-0 -> labs.creatinine" in warning["detail"]
+    assert f"{LOINC}|1742-6 -> labs.alt" in warning["detail"]
