@@ -66,3 +66,16 @@ def test_a_conflict_is_reported_with_its_codings() -> None:
     assert warning["resource"] == "Observation/o1"
     assert f"{LOINC}|2160-0 -> labs.creatinine" in warning["detail"]
     assert f"{LOINC}|1742-6 -> labs.alt" in warning["detail"]
+
+
+def test_a_referenced_medication_whose_code_is_unmapped_is_counted_unmapped(tmp_path: Path) -> None:
+    """Section 7: ``used`` means mapped and usable; a Medication with no mapped code is ``unmapped``."""
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"coding": [coding(RXNORM, "999999")]}}
+    taken = {k: v for k, v in statement("s1", []).items() if k != "medicationCodeableConcept"}
+    taken["medicationReference"] = {"reference": "Medication/m1"}
+    lines = [patient(), medication, taken]
+    (tmp_path / "a.ndjson").write_text("".join(json.dumps(b) + "\n" for b in lines))
+    run = run_intake([tmp_path / "a.ndjson"], D, load_concept_map(), tmp_path / "out")
+    counts = run.report["resources"]
+    assert counts["Medication"] == {"read": 1, "used": 0, "unmapped": 1, "ignored": {}}
+    assert counts["MedicationStatement"] == {"read": 1, "used": 0, "unmapped": 1, "ignored": {}}
