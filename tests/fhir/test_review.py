@@ -79,3 +79,11 @@ def test_a_referenced_medication_whose_code_is_unmapped_is_counted_unmapped(tmp_
     counts = run.report["resources"]
     assert counts["Medication"] == {"read": 1, "used": 0, "unmapped": 1, "ignored": {}}
     assert counts["MedicationStatement"] == {"read": 1, "used": 0, "unmapped": 1, "ignored": {}}
+
+
+def test_a_json_file_holding_one_resource_reports_one_read(tmp_path: Path) -> None:
+    """Section 7: per file, what was read; a .json file holding one resource (not a Bundle) read one."""
+    (tmp_path / "p.json").write_text(json.dumps(patient()))
+    run = run_intake([tmp_path / "p.json"], D, load_concept_map(), tmp_path / "out")
+    [report] = run.report["files"]
+    assert (report["read"], report["resources"]) == (1, 1)

@@ -324,6 +324,8 @@ class InputReader:
         if body is None:
             report.errors.append(ParseError(path, 1, "", error or "unreadable"))
             return
+        if body.get("resourceType") != "Bundle":
+            report.read += 1  # a file holding one resource: that resource is what was read
         yield from self._unpack(body, Origin(path, 0, ""), None, None, report)
 
     def _unpack(
