@@ -176,6 +176,14 @@ def _patient_groups(
         yield patients, others, meds
 
 
+def _mapped_medication(medication: Resource, concept_map: ConceptMap) -> bool:
+    """Whether one of a Medication's codings is in the map: only then is a referenced one ``used``."""
+    return any(
+        concept_map.lookup("Medication", system, code) is not None
+        for system, code, _ in medication_codes("Medication", medication.body)
+    )
+
+
 def run_intake(
     paths: Sequence[str | Path],
     default_date: dt.date,
@@ -258,6 +266,8 @@ def run_intake(
             for row in batch:
                 med = _resource(row)
                 status, reason = ("used", "") if med.ref in consulted else ("ignored", "unreferenced")
+                if status == "used" and not _mapped_medication(med, concept_map):
+                    status = "unmapped"
                 tally.add_outcome(
                     ResourceOutcome(
                         "Medication",

@@ -324,6 +324,12 @@ def _conflicting(matches: Sequence[_Match]) -> bool:
     return any(len(targets) > 1 for targets in by_position.values())
 
 
+def _conflict_detail(matches: Sequence[_Match]) -> str:
+    """The report line of a conflict: each matching coding and the target it names (spec section 6)."""
+    named = sorted({f"{m.coding.get('system')}|{m.coding.get('code')} -> {m.row.target}" for m in matches})
+    return f"codings name different targets: {', '.join(named)}; not used"
+
+
 def _name(concept: object, matches: Sequence[_Match]) -> str:
     text = _dict(concept).get("text")
     if isinstance(text, str) and text.strip():
@@ -717,9 +723,8 @@ class _Assembly:
             return
         codes = [m.coding for m in found]
         if _conflicting(found):
-            targets = sorted({m.row.target for m in found})
             b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", f"codings name different targets: {targets}")
+            b.warn(res.ref, "conflict", _conflict_detail(found))
             return
         day = _observation_date(body)
         if day is None:
@@ -874,11 +879,7 @@ class _Assembly:
         codes = [m.coding for m in found]
         if _conflicting(found):
             b.count(res, "ignored", "conflict", codes)
-            b.warn(
-                res.ref,
-                "conflict",
-                f"codings name different targets: {sorted({m.row.target for m in found})}",
-            )
+            b.warn(res.ref, "conflict", _conflict_detail(found))
             return
         target = found[0].row.target
         onset = _onset(body)
@@ -939,11 +940,7 @@ class _Assembly:
         codes = [m.coding for m in found]
         if _conflicting(found):
             b.count(res, "ignored", "conflict", codes)
-            b.warn(
-                res.ref,
-                "conflict",
-                f"codings name different targets: {sorted({m.row.target for m in found})}",
-            )
+            b.warn(res.ref, "conflict", _conflict_detail(found))
             return
         target = found[0].row.target
         route = _route(res)

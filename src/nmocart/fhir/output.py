@@ -77,11 +77,13 @@ class IntakeTally:
     def add_outcome(self, outcome: ResourceOutcome) -> None:
         """Count one resource once, under its type and under each of its codings."""
         counts = [self.types.setdefault(outcome.resource_type, _TypeCount())]
-        for system, code, display in dict.fromkeys(outcome.codes):
+        keys: dict[tuple[str, str, str], None] = {}
+        for system, code, display in outcome.codes:
             key = (outcome.resource_type, system, code)
-            counts.append(self.codes.setdefault(key, _TypeCount()))
+            keys[key] = None  # one count per (system, code) and resource, whatever the displays
             if display and (key not in self.displays or display < self.displays[key]):
                 self.displays[key] = display
+        counts.extend(self.codes.setdefault(key, _TypeCount()) for key in keys)
         for count in counts:
             count.read += 1
             if outcome.status == "used":

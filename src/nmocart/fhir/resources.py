@@ -85,7 +85,8 @@ class ParseError(NamedTuple):
 class Resource(NamedTuple):
     """One FHIR resource as read, with its keys resolved for grouping.
 
-    ``ref`` is ``<type>/<id>``, else the Bundle entry's ``fullUrl``, else ``<type>@<file>:<line>``.
+    ``ref`` is ``<type>/<id>``, else the Bundle entry's ``fullUrl``, else ``<type>@<file>:<line>``
+    followed by ``:<entry>`` inside a Bundle (so two such resources of one file never share a ref).
     ``patient_key`` is the patient's candidate id: for a Patient its own usable id (None when it
     has none), for other types the id its ``subject`` resolves to (None when it does not).
     ``medication_key`` is the ``ref`` of the Medication that ``medicationReference`` points to
@@ -152,7 +153,8 @@ def own_ref(body: Mapping[str, Any], full_url: str | None, origin: Origin) -> st
         return f"{rtype}/{rid}"
     if full_url:
         return full_url
-    return f"{rtype}@{origin.file}:{origin.line}"
+    where = f"{rtype}@{origin.file}:{origin.line}"
+    return f"{where}:{origin.entry}" if origin.entry else where
 
 
 def _patient_own_key(body: Mapping[str, Any], full_url: str | None) -> str | None:
@@ -322,6 +324,8 @@ class InputReader:
         if body is None:
             report.errors.append(ParseError(path, 1, "", error or "unreadable"))
             return
+        if body.get("resourceType") != "Bundle":
+            report.read += 1  # a file holding one resource: that resource is what was read
         yield from self._unpack(body, Origin(path, 0, ""), None, None, report)
 
     def _unpack(
