@@ -1,1 +1,1 @@
-"""FHIR R4 intake: screening records from hospital EHR exports (spec fhir.md)."""
+"""FHIR R4 intake (spec fhir.md): read resources, build one screening record per patient, report."""
