@@ -937,13 +937,6 @@ def write_population(
             if on_patient is not None and number % 1000 == 999:
                 on_patient(1000)
     summary.bytes_written = sum((out_dir / f"{name}.ndjson").stat().st_size for name in RESOURCE_TYPES)
-    (out_dir / "synth-summary.json").write_bytes(
-        orjson.dumps(
-            {"seed": seed, "export_date": export_date.isoformat(), **summary.as_dict()},
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
-        )
-        + b"\n"
-    )
     return summary
 
 
