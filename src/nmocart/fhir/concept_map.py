@@ -92,7 +92,12 @@ def map_resource_of(resource_type: str) -> MapResource | None:
         return "Observation"
     if resource_type == "Condition":
         return "Condition"
-    if resource_type in ("MedicationRequest", "MedicationStatement", "MedicationAdministration", "Medication"):
+    if resource_type in (
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "Medication",
+    ):
         return "Medication"
     return None
 
@@ -156,9 +161,11 @@ def parse_concept_map(data: bytes, source: str) -> ConceptMap:
             continue
         target, resource, system, code, display, note = (c.strip() for c in cells)
         if resource not in _TARGETS:
-            problems.append(f"{source}:{line}: resource {resource!r}; use Observation, Condition or Medication")
+            problems.append(
+                f"{source}:{line}: resource {resource!r}; use Observation, Condition or Medication"
+            )
             continue
-        if not _TARGETS[resource].fullmatch(target):  # type: ignore[index]
+        if not _TARGETS[resource].fullmatch(target):
             problems.append(
                 f"{source}:{line}: target {target!r} is not a {resource} target of spec section 6;"
                 " check the spelling (e.g. labs.creatinine, conditions.epilepsy, medications.rituximab)"
@@ -169,10 +176,12 @@ def parse_concept_map(data: bytes, source: str) -> ConceptMap:
             continue
         key = (resource, system, normalise_code(system, code))
         if key in seen:
-            problems.append(f"{source}:{line}: {system} {code} is already mapped on line {seen[key]}; keep one")
+            problems.append(
+                f"{source}:{line}: {system} {code} is already mapped on line {seen[key]}; keep one"
+            )
             continue
         seen[key] = line
-        rows.append(ConceptRow(target, resource, system, code, display, note))  # type: ignore[arg-type]
+        rows.append(ConceptRow(target, resource, system, code, display, note))
     if problems:
         raise ConceptMapError("\n".join(problems))
     if not rows:

@@ -23,7 +23,7 @@ from nmocart.fhir.resources import READ_TYPES, Origin, Resource
 from nmocart.kernel.errors import describe_validation_error
 from nmocart.screening.record import ScreeningRecord
 
-__all__ = ["PatientIntake", "ResourceOutcome", "build_patient"]
+__all__ = ["PatientIntake", "ResourceOutcome", "build_patient", "screening_record"]
 
 BIRTHSEX_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
 SNOMED = "http://snomed.info/sct"
@@ -33,7 +33,14 @@ RANGE_MEANING = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
 FORM_URL = "http://nmocart.example/fhir/Questionnaire/screening"
 FORM_URLS = frozenset({FORM_URL, FORM_URL + "|1"})
 SYNDROME_SYSTEM = "http://nmocart.example/fhir/CodeSystem/nmosd-syndrome"
-SYNDROME_ORDER = ("optic_neuritis", "acute_myelitis", "area_postrema", "brainstem", "diencephalic", "cerebral")
+SYNDROME_ORDER = (
+    "optic_neuritis",
+    "acute_myelitis",
+    "area_postrema",
+    "brainstem",
+    "diencephalic",
+    "cerebral",
+)
 QUALITATIVE_LABS = frozenset({"hbsag", "anti_hbc", "hbv_dna", "hcv_ab", "hcv_rna", "hiv_ag_ab"})
 PREGNANCY_WINDOW_DAYS = 28
 
@@ -169,6 +176,11 @@ class PatientIntake:
     consulted_medications: tuple[str, ...]
 
 
+def screening_record(record: Mapping[str, Any]) -> ScreeningRecord:
+    """The validated record model of a built record dict (through its JSON, as ``nmocart screen`` reads it)."""
+    return ScreeningRecord.model_validate_json(orjson.dumps(record))
+
+
 # --------------------------------------------------------------------------- small readers
 
 
@@ -279,9 +291,13 @@ class _Builder:
     consulted: set[str] = field(default_factory=set)
 
     def warn(self, resource: str, kind: str, detail: str) -> None:
-        self.warnings.append({"patient": self.candidate_id, "resource": resource, "kind": kind, "detail": detail})
+        self.warnings.append(
+            {"patient": self.candidate_id, "resource": resource, "kind": kind, "detail": detail}
+        )
 
-    def count(self, res: Resource, status: str, reason: str = "", codes: Iterable[Mapping[str, Any]] = ()) -> None:
+    def count(
+        self, res: Resource, status: str, reason: str = "", codes: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
         self.outcomes.append(
             ResourceOutcome(
                 res.resource_type, res.ref, status, reason, tuple(_coding_key(c) for c in codes), res.origin
@@ -503,7 +519,9 @@ def _attack_group(
             raw = answer.get("valueDate")
             onset = full_date(raw) if isinstance(raw, str) and len(raw) == 10 else None
             if onset is None:
-                builder.warn(ref, "form_item", "attacks.onset_date: the answer is not a full valueDate; ignored")
+                builder.warn(
+                    ref, "form_item", "attacks.onset_date: the answer is not a full valueDate; ignored"
+                )
         elif link == "attacks.type":
             coding = _dict(answer.get("valueCoding"))
             if coding.get("system") == SYNDROME_SYSTEM and coding.get("code") in SYNDROME_ORDER:
@@ -534,7 +552,9 @@ def _reject(
     for patient in patients:
         builder.count(patient, "ignored", f"rejected:{reason}")
     for res in resources:
-        builder.count(res, "ignored", "type_not_read" if res.resource_type not in READ_TYPES else "patient_rejected")
+        builder.count(
+            res, "ignored", "type_not_read" if res.resource_type not in READ_TYPES else "patient_rejected"
+        )
     return PatientIntake(
         candidate_id, None, reason, {}, tuple(builder.outcomes), tuple(builder.warnings), (), ()
     )
@@ -788,12 +808,16 @@ class _Assembly:
             high_unit = _quantity_unit(high, family)[0] if has_unit else unit
             if high_unit != unit:
                 self.builder.warn(
-                    res.ref, "upper_limit_unit", f"reference range unit {high.get('code') or high.get('unit')!r}"
-                    f" is not the value's unit {unit}; upper_limit null"
+                    res.ref,
+                    "upper_limit_unit",
+                    f"reference range unit {high.get('code') or high.get('unit')!r}"
+                    f" is not the value's unit {unit}; upper_limit null",
                 )
                 return None
             if value <= 0:
-                self.builder.warn(res.ref, "upper_limit_unit", f"upper limit {value} is not > 0; upper_limit null")
+                self.builder.warn(
+                    res.ref, "upper_limit_unit", f"upper limit {value} is not > 0; upper_limit null"
+                )
                 return None
             return value
         return None
@@ -830,7 +854,9 @@ class _Assembly:
             parts = target.split(".")
             correction = parts[2] if len(parts) == 3 else None
             self.items.append(
-                _Item("ecgs", {"date": day, "qtc_ms": value, "correction": correction}, day, res.ref, position)
+                _Item(
+                    "ecgs", {"date": day, "qtc_ms": value, "correction": correction}, day, res.ref, position
+                )
             )
             made += 1
         return None if made else (first_why or "no_value")
@@ -847,7 +873,11 @@ class _Assembly:
         codes = [m.coding for m in found]
         if _conflicting(found):
             b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", f"codings name different targets: {sorted({m.row.target for m in found})}")
+            b.warn(
+                res.ref,
+                "conflict",
+                f"codings name different targets: {sorted({m.row.target for m in found})}",
+            )
             return
         target = found[0].row.target
         onset = _onset(body)
@@ -858,7 +888,9 @@ class _Assembly:
             if onset is None:
                 self.undated_attacks.append(res)
                 b.count(res, "ignored", "unusable:no_date", codes)
-                b.warn(res.ref, "undated_attack", "attack Condition without a full onset date; attacks set null")
+                b.warn(
+                    res.ref, "undated_attack", "attack Condition without a full onset date; attacks set null"
+                )
             else:
                 self.attack_conditions.append((onset, target.split(".", 1)[1], res))
                 self.section_members.setdefault("attacks", []).append(res)
@@ -885,7 +917,10 @@ class _Assembly:
             target_med: Mapping[str, Any] | None = None
             if reference.startswith("#"):
                 for contained in _list(body.get("contained")):
-                    if _dict(contained).get("resourceType") == "Medication" and _dict(contained).get("id") == reference[1:]:
+                    if (
+                        _dict(contained).get("resourceType") == "Medication"
+                        and _dict(contained).get("id") == reference[1:]
+                    ):
                         target_med = _dict(contained)
                         break
             elif res.medication_key is not None and res.medication_key in b.medications:
@@ -903,7 +938,11 @@ class _Assembly:
         codes = [m.coding for m in found]
         if _conflicting(found):
             b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", f"codings name different targets: {sorted({m.row.target for m in found})}")
+            b.warn(
+                res.ref,
+                "conflict",
+                f"codings name different targets: {sorted({m.row.target for m in found})}",
+            )
             return
         target = found[0].row.target
         route = _route(res)
@@ -914,10 +953,16 @@ class _Assembly:
         if start is None:
             self.undated_medications.append(res)
             b.count(res, "ignored", "unusable:no_date", codes)
-            b.warn(res.ref, "undated_medication", "mapped medication without a full start date; medications null")
+            b.warn(
+                res.ref, "undated_medication", "mapped medication without a full start date; medications null"
+            )
             return
         if end is None and body.get("status") in ("completed", "stopped"):
-            b.warn(res.ref, "open_end_date", f"status {body.get('status')} but no end date; end_date null (ongoing)")
+            b.warn(
+                res.ref,
+                "open_end_date",
+                f"status {body.get('status')} but no end date; end_date null (ongoing)",
+            )
         if end is not None and end < start:
             b.warn(res.ref, "end_before_start", f"end {end_written} is before start {start}; end_date null")
             end = None
@@ -946,7 +991,9 @@ class _Assembly:
             shown = birth_raw if isinstance(birth_raw, str) else "none"
             b.warn(pid, "partial_birth_date", f"birthDate {shown} is not a full date; birth_date null")
         elif birth > self.record_date:
-            b.warn(pid, "partial_birth_date", f"birthDate {birth} is after the screening date; birth_date null")
+            b.warn(
+                pid, "partial_birth_date", f"birthDate {birth} is after the screening date; birth_date null"
+            )
             birth = None
         if birth is not None:
             self.sources["/birth_date"] = [pid]
@@ -998,7 +1045,9 @@ class _Assembly:
         if "pregnant" in values:
             if values["pregnant"] != value:
                 self.builder.warn(
-                    ref_form, "form_override", f"pregnant: form {values['pregnant']} over FHIR {value} ({deciders})"
+                    ref_form,
+                    "form_override",
+                    f"pregnant: form {values['pregnant']} over FHIR {value} ({deciders})",
                 )
             return
         record["pregnant"] = value
@@ -1045,8 +1094,8 @@ class _Assembly:
         else:
             attacks = []
         if self.form is not None:
-            for onset, kind, mri in self.form.attacks:
-                self.form_attack(attacks, onset, kind, mri, ref_form)
+            for form_onset, form_kind, mri in self.form.attacks:
+                self.form_attack(attacks, form_onset, form_kind, mri, ref_form)
         return attacks
 
     def form_attack(
@@ -1067,13 +1116,17 @@ class _Assembly:
                     continue
                 pointer = f"/attacks/{i}/syndromes/{j}/mri_requirements_met"
                 if pointer in self.sources:
-                    self.builder.warn(ref_form, "form_item", f"{pointer} answered twice; the first answer counts")
+                    self.builder.warn(
+                        ref_form, "form_item", f"{pointer} answered twice; the first answer counts"
+                    )
                     return
                 syndrome["mri_requirements_met"] = mri
                 self.sources[pointer] = [ref_form]
                 return
         self.builder.warn(
-            ref_form, "form_attack_unmatched", f"attacks group {onset} {kind} matches no attack syndrome; ignored"
+            ref_form,
+            "form_attack_unmatched",
+            f"attacks group {onset} {kind} matches no attack syndrome; ignored",
         )
 
     def ordered_items(self) -> dict[str, list[dict[str, Any]]]:
@@ -1127,7 +1180,12 @@ class _Assembly:
         except ValidationError as exc:
             problems = "; ".join(describe_validation_error(exc))
             b.warnings.append(
-                {"patient": b.candidate_id, "resource": self.patient.ref, "kind": "invalid_record", "detail": problems}
+                {
+                    "patient": b.candidate_id,
+                    "resource": self.patient.ref,
+                    "kind": "invalid_record",
+                    "detail": problems,
+                }
             )
             outcomes = [
                 o._replace(status="ignored", reason="patient_rejected")
@@ -1135,7 +1193,9 @@ class _Assembly:
                 else o._replace(status="ignored", reason="rejected:invalid_record")
                 for o in b.outcomes
             ]
-            return PatientIntake(b.candidate_id, None, "invalid_record", {}, tuple(outcomes), tuple(b.warnings), (), ())
+            return PatientIntake(
+                b.candidate_id, None, "invalid_record", {}, tuple(outcomes), tuple(b.warnings), (), ()
+            )
         return PatientIntake(
             b.candidate_id,
             orjson.loads(orjson.dumps(record)),
@@ -1156,7 +1216,9 @@ def _clinical(body: Mapping[str, Any]) -> bool | None:
 def _route(res: Resource) -> str | None:
     body = res.body
     if res.resource_type == "MedicationRequest":
-        dosage = _dict(_list(body.get("dosageInstruction"))[0]) if _list(body.get("dosageInstruction")) else {}
+        dosage = (
+            _dict(_list(body.get("dosageInstruction"))[0]) if _list(body.get("dosageInstruction")) else {}
+        )
     elif res.resource_type == "MedicationStatement":
         dosage = _dict(_list(body.get("dosage"))[0]) if _list(body.get("dosage")) else {}
     else:

@@ -283,7 +283,7 @@ class InputReader:
         number = 0
         try:
             with _open(path) as stream:
-                for number, raw in enumerate(stream, start=1):  # noqa: B007 (number used after loop)
+                for number, raw in enumerate(stream, start=1):
                     payload = raw.strip()
                     if not payload:
                         continue
@@ -327,7 +327,9 @@ class InputReader:
         if entries is None:
             return
         if not isinstance(entries, list):
-            report.errors.append(ParseError(origin.file, origin.line, origin.entry, "Bundle.entry is not a list"))
+            report.errors.append(
+                ParseError(origin.file, origin.line, origin.entry, "Bundle.entry is not a list")
+            )
             return
         index: dict[str, Mapping[str, Any]] = {}
         for entry in entries:
