@@ -54,6 +54,14 @@ def _resource(row: Sequence[Any]) -> Resource:
     return Resource(rtype, ref, orjson.loads(raw), Origin(file, int(line), entry), pkey, mkey)
 
 
+def _orphan(row: Sequence[Any]) -> list[Any]:
+    """An orphan's (type, ref, file, line, entry, subject reference) for the intake report."""
+    rtype, ref, file, line, entry, _pkey, _mkey, raw = row
+    subject = orjson.loads(raw).get("subject")
+    reference = subject.get("reference") if isinstance(subject, dict) else None
+    return [rtype, ref, file, int(line), entry, reference if isinstance(reference, str) else None]
+
+
 def evidence_resources(evidence: Iterable[str], sources: Mapping[str, list[str]]) -> dict[str, list[str]]:
     """The FHIR references behind each evidence pointer.
 
@@ -90,6 +98,8 @@ def _result(intake: PatientIntake, settings: RunSettings) -> dict[str, Any] | st
 
 def assess_group(key: str, rows: Sequence[Sequence[Any]], settings: RunSettings) -> bytes:
     """The assessment of one patient (its rows: Patient(s), resources, Medications) as JSON bytes."""
+    if not any(row[0] == "Patient" for row in rows):
+        return orjson.dumps({"key": key, "orphans": [_orphan(row) for row in rows if row[0] != "Medication"]})
     resources = [_resource(row) for row in rows]
     patients = [r for r in resources if r.resource_type == "Patient"]
     medications = {r.ref: r for r in resources if r.resource_type == "Medication"}

@@ -10,14 +10,18 @@ process pool, chunk by chunk, in key order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from nmocart.population.assess import NO_ID_PREFIX
+from nmocart.fhir.resources import Origin
+from nmocart.population.assess import NO_ID_PREFIX, RunSettings, assess_chunk
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     ID_PATTERN,
@@ -112,18 +116,58 @@ ORDER BY key NULLS LAST
 """
 
 
+CHUNK_PATIENTS = 256
+"""Patients per worker task; a bounded number of tasks is in flight at once."""
+
+
+def chunked(groups: Iterable[Group], size: int = CHUNK_PATIENTS) -> Iterator[list[Group]]:
+    """Consecutive groups in lists of ``size``."""
+    chunk: list[Group] = []
+    for group in groups:
+        chunk.append(group)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[bytes]:
+    """Assess groups in ``jobs`` worker processes (spawned: DuckDB's threads do not survive a fork),
+    yielding the assessments in group order."""
+    if jobs <= 1:
+        for chunk in chunked(groups):
+            yield from assess_chunk([(key or "", rows) for key, rows in chunk], settings)
+        return
+    window: deque[Future[list[bytes]]] = deque()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for chunk in chunked(groups):
+            window.append(pool.submit(assess_chunk, [(key or "", rows) for key, rows in chunk], settings))
+            if len(window) >= 3 * jobs:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()
+
+
 class DuckDBEngine:
     """Reads, flattens and groups the input with DuckDB; yields patients in candidate order."""
+
+    name = "duckdb"
 
     def __init__(self, scratch: Path, threads: int, memory_limit: str = "2GB") -> None:
         """Open a scratch database in ``scratch`` (removed with it at the end of the run)."""
         self.con = duckdb.connect(":memory:")
-        self.con.execute(f"SET threads = {max(1, threads)}")
-        self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        self.con.execute(f"SET temp_directory = '{scratch / 'spill'}'")
-        self.con.execute("SET preserve_insertion_order = false")
-        self.con.execute("SET enable_progress_bar = false")
+        self._run(f"SET threads = {max(1, threads)}")
+        self._run(f"SET memory_limit = '{memory_limit}'")
+        self._run(f"SET temp_directory = '{scratch / 'spill'}'")
+        self._run("SET preserve_insertion_order = false")
+        self._run("SET enable_progress_bar = false")
         self.account = InputAccount()
+
+    def _run(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a statement to completion (DuckDB wants every result consumed)."""
+        return self.con.execute(sql, parameters).fetchall()
 
     def load(self, paths: list[str]) -> None:
         """Flatten every input file into the ``resources`` table and account for each file."""
@@ -131,7 +175,7 @@ class DuckDBEngine:
         self.account.skipped.extend(skipped)
         order = [*ndjson, *bundles]
         if ndjson:
-            self.con.execute(_FLATTEN, {"files": ndjson})
+            self._run(_FLATTEN, {"files": ndjson})
             rejected = {
                 row[0]
                 for row in self.con.execute(
@@ -142,14 +186,14 @@ class DuckDBEngine:
                 row[0] for row in self.con.execute("SELECT DISTINCT file FROM resources WHERE NOT ok").fetchall()
             }
         else:
-            self.con.execute(
+            self._run(
                 "CREATE TABLE resources (ok BOOLEAN, rtype VARCHAR, ref VARCHAR, file VARCHAR, line BIGINT,"
                 " entry VARCHAR, pkey VARCHAR, mkey VARCHAR, raw VARCHAR)"
             )
             rejected, flagged = set(), set()
         to_reader = sorted((rejected | flagged) & set(ndjson))
         if to_reader:
-            self.con.execute("DELETE FROM resources WHERE list_contains($files, file)", {"files": to_reader})
+            self._run("DELETE FROM resources WHERE list_contains($files, file)", {"files": to_reader})
         counts = dict(
             self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall()  # type: ignore[arg-type]
         )
@@ -177,7 +221,7 @@ class DuckDBEngine:
                 ),
             )
             self.con.register("reader_rows", table)
-            self.con.execute(
+            self._run(
                 "INSERT INTO resources SELECT true, rtype, ref, file, line, entry, pkey, mkey,"
                 f" CASE WHEN list_contains({_READ_TYPES_SQL}, rtype) THEN raw END FROM reader_rows"
             )
@@ -205,9 +249,32 @@ class DuckDBEngine:
         row = self.con.execute("SELECT count(*) FROM resources WHERE rtype = 'Patient'").fetchone()
         return int(row[0]) if row else 0
 
+    def duplicates(self) -> list[tuple[str, list[Origin]]]:
+        """Resource references read more than once, with every copy's place."""
+        rows = self.con.execute(
+            "SELECT ref, list((file, line, entry) ORDER BY file, line, entry) FROM resources"
+            f" WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'"
+            " GROUP BY rtype, ref HAVING count(*) > 1 ORDER BY ref"
+        ).fetchall()
+        return [(str(ref), [Origin(*copy.values()) for copy in copies]) for ref, copies in rows]
+
+    def medications(self) -> Iterator[FlatRow]:
+        """Every Medication row, for the Medication accounting after the patients."""
+        result = self.con.cursor().execute(
+            "SELECT rtype, ref, file, line, entry, pkey, mkey, raw FROM resources WHERE rtype = 'Medication'"
+            " ORDER BY ref, file, line, entry"
+        )
+        while batch := result.fetchmany(5000):
+            for row in batch:
+                yield FlatRow(*row)
+
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[bytes]:
+        """Every group assessed in a process pool, in key order."""
+        return assess_in_pool(self.groups(), settings, jobs)
+
     def groups(self, batch_rows: int = 1000) -> Iterator[Group]:
         """Every group in key order (None last), its rows as :class:`FlatRow` tuples."""
-        reader = self.con.sql(_GROUPS).to_arrow_reader(batch_rows)
+        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(batch_rows)
         for batch in reader:
             keys = batch.column(0).to_pylist()
             rows = batch.column(1).to_pylist()
