@@ -79,13 +79,17 @@ class EngineName(StrEnum):
 
 
 def prescreen(
-    paths: Annotated[list[Path], typer.Argument(help="FHIR NDJSON (.ndjson, .ndjson.gz), Bundles (.json), folders.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="FHIR NDJSON (.ndjson, .ndjson.gz), Bundles (.json), folders.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for every output (replaced atomically).")],
     screening_date: Annotated[
         str | None,
         typer.Option("--screening-date", help="Default screening date YYYY-MM-DD (default: today, printed)."),
     ] = None,
-    engine: Annotated[EngineName, typer.Option("--engine", help="duckdb (embedded) or spark.")] = EngineName.duckdb,
+    engine: Annotated[
+        EngineName, typer.Option("--engine", help="duckdb (embedded) or spark.")
+    ] = EngineName.duckdb,
     spark_master: Annotated[
         str, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
     ] = "local[*]",
@@ -93,7 +97,8 @@ def prescreen(
         1, os.cpu_count() or 1
     ),
     concept_map_file: Annotated[
-        Path | None, typer.Option("--concept-map", help="A site's concept map CSV (default: shipped version 1).")
+        Path | None,
+        typer.Option("--concept-map", help="A site's concept map CSV (default: shipped version 1)."),
     ] = None,
     protocol_file: Annotated[
         Path | None, typer.Option("--protocol", help="A protocol definition JSON file (default: version 1).")

@@ -10,18 +10,20 @@ The answer is one JSON document (bytes) so that it crosses process and Arrow bou
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from nmocart.fhir.concept_map import ConceptMap, load_concept_map
 from nmocart.fhir.intake import PatientIntake, build_patient
+from nmocart.fhir.output import IntakeTally
 from nmocart.fhir.resources import Origin, Resource
-from nmocart.population.flatten import FlatRow
+from nmocart.population.outputs import PopulationTally
 from nmocart.screening.eligibility import screen
 from nmocart.screening.protocol import Protocol, load_protocol
 from nmocart.screening.record import RecordError, parse_record
@@ -52,14 +54,6 @@ class RunSettings:
 def _resource(row: Sequence[Any]) -> Resource:
     rtype, ref, file, line, entry, pkey, mkey, raw = row
     return Resource(rtype, ref, orjson.loads(raw), Origin(file, int(line), entry), pkey, mkey)
-
-
-def _orphan(row: Sequence[Any]) -> list[Any]:
-    """An orphan's (type, ref, file, line, entry, subject reference) for the intake report."""
-    rtype, ref, file, line, entry, _pkey, _mkey, raw = row
-    subject = orjson.loads(raw).get("subject")
-    reference = subject.get("reference") if isinstance(subject, dict) else None
-    return [rtype, ref, file, int(line), entry, reference if isinstance(reference, str) else None]
 
 
 def evidence_resources(evidence: Iterable[str], sources: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -96,46 +90,119 @@ def _result(intake: PatientIntake, settings: RunSettings) -> dict[str, Any] | st
     return result
 
 
-def assess_group(key: str, rows: Sequence[Sequence[Any]], settings: RunSettings) -> bytes:
-    """The assessment of one patient (its rows: Patient(s), resources, Medications) as JSON bytes."""
-    if not any(row[0] == "Patient" for row in rows):
-        return orjson.dumps({"key": key, "orphans": [_orphan(row) for row in rows if row[0] != "Medication"]})
+def record_lines(intake: PatientIntake) -> tuple[bytes, bytes]:
+    """The ``records.ndjson`` and ``sources.ndjson`` lines of a built patient.
+
+    The same bytes as :class:`nmocart.fhir.output.IntakeWriter` writes (a test compares
+    ``nmocart prescreen`` with ``nmocart fhir records`` on the same input).
+    """
+    return (
+        orjson.dumps(intake.record) + b"\n",
+        orjson.dumps({"candidate_id": intake.candidate_id, "sources": intake.sources}) + b"\n",
+    )
+
+
+def result_line(intake: PatientIntake, patients: Sequence[Resource], result: dict[str, Any] | None) -> bytes:
+    """The ``results.ndjson`` line: the screening result, or the unscreened patient and why."""
+    if result is not None:
+        return orjson.dumps(result) + b"\n"
+    document = {
+        "candidate_id": intake.candidate_id,
+        "patients": sorted(p.ref for p in patients),
+        "decision": None,
+        "rejected": intake.rejection,
+    }
+    return orjson.dumps(document) + b"\n"
+
+
+class Assessed(NamedTuple):
+    """One patient's output lines (``record``/``sources`` empty when it was not built)."""
+
+    key: str
+    record: bytes
+    sources: bytes
+    result: bytes
+
+
+@dataclass
+class ChunkTally:
+    """What a chunk of patients adds to the run's accounting; tallies of chunks merge."""
+
+    intake: IntakeTally = field(default_factory=IntakeTally)
+    population: PopulationTally = field(default_factory=PopulationTally)
+    consulted: set[str] = field(default_factory=set)
+
+    def merge(self, other: ChunkTally) -> None:
+        """Add another chunk's tally."""
+        self.intake.merge(other.intake)
+        self.population.merge(other.population)
+        self.consulted |= other.consulted
+
+
+def assess_group(
+    key: str, rows: Sequence[Sequence[Any]], settings: RunSettings, tally: ChunkTally
+) -> Assessed | None:
+    """Build and screen one patient (its rows: Patient(s), resources, Medications); None for orphans.
+
+    A group without a Patient holds resources whose subject is no Patient of this run: they
+    are counted as orphans.
+    """
     resources = [_resource(row) for row in rows]
     patients = [r for r in resources if r.resource_type == "Patient"]
+    if not patients:
+        for res in resources:
+            if res.resource_type != "Medication":
+                tally.intake.add_orphan(res)
+        return None
     medications = {r.ref: r for r in resources if r.resource_type == "Medication"}
     others = [r for r in resources if r.resource_type not in ("Patient", "Medication")]
     intake = build_patient(patients, others, medications, settings.screening_date, settings.concept_map)
-    rejection = intake.rejection
     result: dict[str, Any] | None = None
     if intake.record is not None:
         screened = _result(intake, settings)
         if isinstance(screened, str):
-            rejection = "invalid_record"
+            intake = PatientIntake(
+                intake.candidate_id,
+                None,
+                "invalid_record",
+                {},
+                intake.outcomes,
+                (
+                    *intake.warnings,
+                    {
+                        "patient": intake.candidate_id or "",
+                        "resource": patients[0].ref,
+                        "kind": "invalid_record",
+                        "detail": screened,
+                    },
+                ),
+                intake.unmapped_units,
+                intake.consulted_medications,
+            )
         else:
             result = screened
-    payload = {
-        "key": key,
-        "candidate_id": intake.candidate_id,
-        "patient_refs": sorted(p.ref for p in patients),
-        "rejection": rejection,
-        "record": intake.record if result is not None else None,
-        "sources": intake.sources if result is not None else {},
-        "result": result,
-        "outcomes": [
-            [o.resource_type, o.ref, o.status, o.reason, o.codes, o.origin.file, o.origin.line, o.origin.entry]
-            for o in intake.outcomes
-        ],
-        "warnings": intake.warnings,
-        "unmapped_units": intake.unmapped_units,
-        "consulted_medications": intake.consulted_medications,
-        "medications_offered": sorted(medications),
-    }
-    return orjson.dumps(payload)
+    tally.intake.add_intake(intake)
+    tally.consulted.update(intake.consulted_medications)
+    tally.population.add(intake.candidate_id, intake.rejection, result)
+    record, sources = record_lines(intake) if intake.record is not None else (b"", b"")
+    return Assessed(key, record, sources, result_line(intake, patients, result))
 
 
-def assess_chunk(groups: Sequence[tuple[str, Sequence[Sequence[Any]]]], settings: RunSettings) -> list[bytes]:
-    """Assess a chunk of patients (one task of a worker process)."""
-    return [assess_group(key, rows, settings) for key, rows in groups]
+def assess_chunk(
+    groups: Sequence[tuple[str, Sequence[Sequence[Any]]]], settings: RunSettings
+) -> tuple[list[Assessed], bytes]:
+    """Assess a chunk of patients (one task of a worker): their lines, and the chunk's tally pickled."""
+    tally = ChunkTally()
+    out = [a for key, rows in groups if (a := assess_group(key, rows, settings, tally)) is not None]
+    return out, pickle.dumps(tally, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-__all__ = ["NO_ID_PREFIX", "FlatRow", "RunSettings", "assess_chunk", "assess_group", "evidence_resources"]
+__all__ = [
+    "NO_ID_PREFIX",
+    "Assessed",
+    "ChunkTally",
+    "RunSettings",
+    "assess_chunk",
+    "assess_group",
+    "evidence_resources",
+]

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from nmocart.fhir.resources import Origin
-from nmocart.population.assess import NO_ID_PREFIX, RunSettings, assess_chunk
+from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     ID_PATTERN,
@@ -38,6 +38,9 @@ from nmocart.population.flatten import (
 
 Group = tuple[str | None, list[tuple[Any, ...]]]
 """A patient key (None: resources whose subject resolves to no patient) and its rows."""
+
+ChunkResult = tuple[list[Assessed], bytes]
+"""The assessed patients of a chunk, in key order, and the chunk's tally (pickled)."""
 
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
@@ -88,7 +91,8 @@ SELECT
     '' AS entry,
     CASE WHEN rtype = 'Patient' THEN rid
          ELSE nullif(regexp_extract(subject, '{PATIENT_REFERENCE}', 1), '') END AS pkey,
-    CASE WHEN list_contains({_USERS_SQL}, rtype) AND regexp_extract(medication, '{MEDICATION_REFERENCE}', 1) <> ''
+    CASE WHEN list_contains({_USERS_SQL}, rtype)
+              AND regexp_extract(medication, '{MEDICATION_REFERENCE}', 1) <> ''
          THEN 'Medication/' || regexp_extract(medication, '{MEDICATION_REFERENCE}', 1) END AS mkey,
     CASE WHEN ok AND list_contains({_READ_TYPES_SQL}, rtype) THEN line END AS raw
 FROM fields
@@ -132,22 +136,24 @@ def chunked(groups: Iterable[Group], size: int = CHUNK_PATIENTS) -> Iterator[lis
         yield chunk
 
 
-def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[bytes]:
-    """Assess groups in ``jobs`` worker processes (spawned: DuckDB's threads do not survive a fork),
-    yielding the assessments in group order."""
+def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
+    """Assess groups in ``jobs`` worker processes, yielding the chunks in group order.
+
+    Workers are spawned, not forked: DuckDB's threads do not survive a fork.
+    """
     if jobs <= 1:
         for chunk in chunked(groups):
-            yield from assess_chunk([(key or "", rows) for key, rows in chunk], settings)
+            yield assess_chunk([(key or "", rows) for key, rows in chunk], settings)
         return
-    window: deque[Future[list[bytes]]] = deque()
+    window: deque[Future[ChunkResult]] = deque()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         for chunk in chunked(groups):
             window.append(pool.submit(assess_chunk, [(key or "", rows) for key, rows in chunk], settings))
             if len(window) >= 3 * jobs:
-                yield from window.popleft().result()
+                yield window.popleft().result()
         while window:
-            yield from window.popleft().result()
+            yield window.popleft().result()
 
 
 class DuckDBEngine:
@@ -179,11 +185,13 @@ class DuckDBEngine:
             rejected = {
                 row[0]
                 for row in self.con.execute(
-                    "SELECT DISTINCT s.file_path FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id)"
+                    "SELECT DISTINCT s.file_path FROM reject_errors e"
+                    " JOIN reject_scans s USING (scan_id, file_id)"
                 ).fetchall()
             }
             flagged = {
-                row[0] for row in self.con.execute("SELECT DISTINCT file FROM resources WHERE NOT ok").fetchall()
+                row[0]
+                for row in self.con.execute("SELECT DISTINCT file FROM resources WHERE NOT ok").fetchall()
             }
         else:
             self._run(
@@ -195,7 +203,7 @@ class DuckDBEngine:
         if to_reader:
             self._run("DELETE FROM resources WHERE list_contains($files, file)", {"files": to_reader})
         counts = dict(
-            self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall()  # type: ignore[arg-type]
+            self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall()
         )
         for path in ndjson:
             if path not in to_reader:
@@ -268,7 +276,7 @@ class DuckDBEngine:
             for row in batch:
                 yield FlatRow(*row)
 
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[bytes]:
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
         """Every group assessed in a process pool, in key order."""
         return assess_in_pool(self.groups(), settings, jobs)
 

@@ -1,5 +1,4 @@
-"""What the engines share: the flattened resource row, the per-file input accounting, and the
-files that go through the intake's own reader.
+"""What the engines share: the flat resource row, the input accounting, the intake-reader path.
 
 Bulk Data NDJSON is read by the engine itself. A file the engine cannot take line by line
 without losing information (a Bundle ``.json`` file, a Bundle or a resource without a usable
@@ -18,6 +17,16 @@ from typing import NamedTuple
 import orjson
 
 from nmocart.fhir.resources import READ_TYPES, FileReport, InputReader, Resource, input_files
+
+__all__ = [
+    "FLAT_COLUMNS",
+    "FileReport",
+    "FlatRow",
+    "InputAccount",
+    "read_with_intake",
+    "row_of",
+    "split_inputs",
+]
 
 ID_PATTERN = r"[A-Za-z0-9\-.]{1,64}"
 """A usable FHIR id (spec section 1); the same pattern as the intake's reader."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from nmocart.fhir.output import IntakeTally
@@ -32,24 +31,6 @@ PASSING = frozenset({"met", "absent"})
 
 WORKLIST_SHOWN = 200
 """Worklist rows shown on the HTML page (the CSV has them all)."""
-
-
-def result_line(payload: dict[str, Any]) -> bytes:
-    """The ``results.ndjson`` line of one patient: its screening result, or why it was not screened."""
-    result = payload["result"]
-    if result is not None:
-        return orjson.dumps(result) + b"\n"
-    return (
-        orjson.dumps(
-            {
-                "candidate_id": payload["candidate_id"],
-                "patients": payload["patient_refs"],
-                "decision": None,
-                "rejected": payload["rejection"],
-            }
-        )
-        + b"\n"
-    )
 
 
 @dataclass
@@ -75,11 +56,10 @@ class PopulationTally:
     rejected: Counter[str] = field(default_factory=Counter)
     worklist: list[WorklistRow] = field(default_factory=list)
 
-    def add(self, payload: dict[str, Any]) -> None:
-        """Count one patient's assessment."""
-        result = payload["result"]
+    def add(self, candidate_id: str | None, rejection: str | None, result: dict[str, Any] | None) -> None:
+        """Count one patient's screening result (None: it could not be screened, for ``rejection``)."""
         if result is None:
-            self.rejected[str(payload["rejection"])] += 1
+            self.rejected[str(rejection)] += 1
             return
         criteria = result["criteria"]
         if not self.criteria:
@@ -96,7 +76,23 @@ class PopulationTally:
                 self.alone[excluding[0]] += 1
             return
         unknown = tuple(c["id"] for c in criteria if c["verdict"] == "unknown")
-        self.worklist.append(WorklistRow(result["candidate_id"], result["decision"], unknown, tuple(result["missing"])))
+        self.worklist.append(
+            WorklistRow(result["candidate_id"], result["decision"], unknown, tuple(result["missing"]))
+        )
+
+    def merge(self, other: PopulationTally) -> None:
+        """Add the tally of another chunk of patients."""
+        if not self.criteria:
+            self.criteria = list(other.criteria)
+            self.verdicts = {cid: Counter() for cid, _, _ in other.criteria}
+        for cid, counts in other.verdicts.items():
+            self.verdicts[cid].update(counts)
+        self.sequential_exclusions.update(other.sequential_exclusions)
+        self.alone.update(other.alone)
+        self.decisions.update(other.decisions)
+        self.screened += other.screened
+        self.rejected.update(other.rejected)
+        self.worklist.extend(other.worklist)
 
     def attrition_rows(self) -> list[dict[str, object]]:
         """Spec'd attrition: per criterion in protocol order, with patients remaining one after another."""

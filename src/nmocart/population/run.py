@@ -1,15 +1,17 @@
 """``nmocart prescreen`` end to end: engine in, per-patient assessments, every output written atomically.
 
 The engine (DuckDB or Spark) reads, flattens and groups the input and assesses each patient in
-its workers; this module consumes the assessments in candidate order and writes the intake
-files (through the FHIR intake's own writer and tally), ``results.ndjson``, ``attrition.csv``,
-``worklist.csv``, ``coverage.csv`` and ``report.html`` into a temporary folder beside ``--out``,
-which replaces ``--out`` only once everything is written.
+its workers, which return the patients' output lines and a mergeable tally per chunk; this
+module writes the lines in candidate order, merges the tallies, and writes the intake report
+(the FHIR intake's own tally), ``results.ndjson``, ``attrition.csv``, ``worklist.csv``,
+``coverage.csv`` and ``report.html`` into a temporary folder beside ``--out``, which replaces
+``--out`` only once everything is written.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -20,12 +22,12 @@ from typing import Any, Protocol
 import orjson
 
 from nmocart.fhir.grouping import _coded
-from nmocart.fhir.intake import PatientIntake, ResourceOutcome
-from nmocart.fhir.output import REPORT, IntakeTally, IntakeWriter, write_json
-from nmocart.fhir.resources import Origin, Resource
-from nmocart.population.assess import RunSettings
+from nmocart.fhir.intake import ResourceOutcome
+from nmocart.fhir.output import RECORDS, REPORT, SOURCES, write_json
+from nmocart.fhir.resources import Origin
+from nmocart.population.assess import Assessed, ChunkTally, RunSettings
 from nmocart.population.flatten import FlatRow, InputAccount
-from nmocart.population.outputs import PopulationTally, open_results, result_line, write_outputs
+from nmocart.population.outputs import RESULTS, PopulationTally, write_outputs
 
 Advance = Callable[[int, int], None]
 """Called with (patients done, patients in all) as assessments arrive."""
@@ -37,13 +39,26 @@ class Engine(Protocol):
     account: InputAccount
     name: str
 
-    def load(self, paths: list[str]) -> None: ...
-    def not_read(self) -> dict[str, int]: ...
-    def duplicates(self) -> list[tuple[str, list[Origin]]]: ...
-    def medications(self) -> Iterator[FlatRow]: ...
-    def patient_count(self) -> int: ...
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[bytes]: ...
-    def close(self) -> None: ...
+    def load(self, paths: list[str]) -> None:
+        """Read and flatten the input."""
+
+    def not_read(self) -> dict[str, int]:
+        """Resources of types the intake does not read, by type."""
+
+    def duplicates(self) -> list[tuple[str, list[Origin]]]:
+        """References read more than once, with the places of their copies."""
+
+    def medications(self) -> Iterator[FlatRow]:
+        """Every Medication row."""
+
+    def patient_count(self) -> int:
+        """Patient resources read."""
+
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[tuple[list[Assessed], bytes]]:
+        """Chunks of assessed patients in key order, each with its tally."""
+
+    def close(self) -> None:
+        """Release the engine."""
 
 
 @dataclass
@@ -56,25 +71,8 @@ class PrescreenRun:
     reported: bool
 
 
-def _intake_of(payload: dict[str, Any]) -> PatientIntake:
-    outcomes = tuple(
-        ResourceOutcome(rtype, ref, status, reason, tuple(tuple(c) for c in codes), Origin(file, line, entry))
-        for rtype, ref, status, reason, codes, file, line, entry in payload["outcomes"]
-    )
-    return PatientIntake(
-        payload["candidate_id"],
-        payload["record"],
-        payload["rejection"],
-        payload["sources"],
-        outcomes,
-        tuple(payload["warnings"]),
-        tuple(tuple(u) for u in payload["unmapped_units"]),
-        tuple(payload["consulted_medications"]),
-    )
-
-
 def _replace(target: Path, staged: Path) -> None:
-    """Move ``staged`` to ``target``, replacing what was there only after the move is possible."""
+    """Move ``staged`` to ``target``; an existing ``target`` is moved aside first, then removed."""
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.replace(target, old / target.name)
@@ -82,6 +80,31 @@ def _replace(target: Path, staged: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staged, target)
+
+
+def _consume(
+    engine: Engine, settings: RunSettings, jobs: int, staged: Path, advance: Advance | None
+) -> ChunkTally:
+    """Write every patient's lines in key order and merge the chunks' tallies."""
+    total = engine.patient_count()
+    tally = ChunkTally()
+    done = 0
+    with (
+        (staged / RECORDS).open("wb") as records,
+        (staged / SOURCES).open("wb") as sources,
+        (staged / RESULTS).open("wb") as results,
+    ):
+        for assessed, blob in engine.assessments(settings, jobs):
+            for patient in assessed:
+                records.write(patient.record)
+                sources.write(patient.sources)
+                results.write(patient.result)
+            chunk: ChunkTally = pickle.loads(blob)
+            tally.merge(chunk)
+            done += len(assessed)
+            if advance is not None:
+                advance(done, total)
+    return tally
 
 
 def run_prescreen(
@@ -101,36 +124,16 @@ def run_prescreen(
         engine = engine_factory(scratch)
         try:
             engine.load(paths)
-            intake = IntakeTally()
+            tally = _consume(engine, settings, jobs, staged, advance)
+            intake = tally.intake
             for rtype, count in engine.not_read().items():
                 outcome = ResourceOutcome(rtype, "", "ignored", "type_not_read", (), Origin("", 0, ""))
                 for _ in range(count):
                     intake.add_outcome(outcome)
             for ref, origins in engine.duplicates():
                 intake.add_duplicate(ref, origins)
-            population = PopulationTally()
-            consulted: set[str] = set()
-            total = engine.patient_count()
-            done = 0
-            with IntakeWriter(staged) as writer, open_results(staged) as results:
-                for raw in engine.assessments(settings, jobs):
-                    payload = orjson.loads(raw)
-                    if "orphans" in payload:
-                        for rtype, ref, file, line, entry, subject in payload["orphans"]:
-                            body = {"subject": {"reference": subject}} if subject is not None else {}
-                            intake.add_orphan(Resource(rtype, ref, body, Origin(file, line, entry), None, None))
-                        continue
-                    patient = _intake_of(payload)
-                    intake.add_intake(patient)
-                    consulted.update(patient.consulted_medications)
-                    writer.add(patient)
-                    results.write(result_line(payload))
-                    population.add(payload)
-                    done += len(payload["patient_refs"])
-                    if advance is not None:
-                        advance(done, total)
             for row in engine.medications():
-                used = row.ref in consulted
+                used = row.ref in tally.consulted
                 intake.add_outcome(
                     ResourceOutcome(
                         "Medication",
@@ -152,13 +155,13 @@ def run_prescreen(
             account.bundles,
         )
         write_json(staged / REPORT, report)
+        population = tally.population
         decisions = population.decisions
         summary: dict[str, object] = {
             "protocol": f"{settings.protocol.id} v{settings.protocol.version}",
             "parameters_sha256": settings.protocol.parameters.sha256(),
             "concept_map_sha256": settings.concept_map.sha256,
             "screening_date": settings.screening_date.isoformat(),
-            "engine": "same outputs from DuckDB and Spark",
             "patients_read": report["patients"]["read"],
             "records_built": population.screened,
             "rejected": sum(population.rejected.values()),
