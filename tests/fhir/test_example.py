@@ -34,7 +34,9 @@ def test_example_builds_exactly_the_expected_record_and_sources(shared_dir: Path
     assert len(records) == 1
     assert len(sources) == 1
     assert json.loads(records[0]) == json.loads((examples / "eligible.fhir.expected-record.json").read_text())
-    assert json.loads(sources[0]) == json.loads((examples / "eligible.fhir.expected-sources.json").read_text())
+    assert json.loads(sources[0]) == json.loads(
+        (examples / "eligible.fhir.expected-sources.json").read_text()
+    )
     # The form's screening date wins over the run's default date.
     assert json.loads(records[0])["screening_date"] == "2026-03-02"
     assert not run.reported
@@ -42,7 +44,10 @@ def test_example_builds_exactly_the_expected_record_and_sources(shared_dir: Path
 
 def test_example_report_counts_every_resource_once(shared_dir: Path, tmp_path: Path) -> None:
     run = run_intake(
-        [_fhir_examples(shared_dir) / "eligible.fhir.bundle.json"], dt.date(2026, 3, 2), load_concept_map(), tmp_path
+        [_fhir_examples(shared_dir) / "eligible.fhir.bundle.json"],
+        dt.date(2026, 3, 2),
+        load_concept_map(),
+        tmp_path,
     )
     resources = run.report["resources"]
     for counts in resources.values():
@@ -76,7 +81,10 @@ def test_example_screens_eligible_like_the_json_example(shared_dir: Path) -> Non
 
 def test_record_from_fhir_screens_equal_to_the_same_record_as_json(shared_dir: Path, tmp_path: Path) -> None:
     run_intake(
-        [_fhir_examples(shared_dir) / "eligible.fhir.bundle.json"], dt.date(2026, 3, 2), load_concept_map(), tmp_path
+        [_fhir_examples(shared_dir) / "eligible.fhir.bundle.json"],
+        dt.date(2026, 3, 2),
+        load_concept_map(),
+        tmp_path,
     )
     line = (tmp_path / "records.ndjson").read_bytes().splitlines()[0]
     protocol = load_protocol()
@@ -84,7 +92,9 @@ def test_record_from_fhir_screens_equal_to_the_same_record_as_json(shared_dir: P
     from_json = screen(parse_record(line), protocol)
     assert from_fhir.as_dict() == from_json.as_dict()
     # And the hand-written JSON example of the same candidate gets the same verdicts.
-    by_hand = screen(parse_record((shared_dir / "spec" / "examples" / "eligible.json").read_bytes()), protocol)
+    by_hand = screen(
+        parse_record((shared_dir / "spec" / "examples" / "eligible.json").read_bytes()), protocol
+    )
     assert [(c.id, c.verdict) for c in from_fhir.criteria] == [(c.id, c.verdict) for c in by_hand.criteria]
 
 

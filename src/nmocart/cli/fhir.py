@@ -21,7 +21,7 @@ from nmocart.fhir.grouping import run_intake
 app = typer.Typer(help="FHIR R4 intake: screening records from EHR exports.", no_args_is_help=True)
 
 EXIT_REPORTED = 2
-"""Exit status when anything was reported: parse errors, skipped files, rejections, orphans, duplicates."""
+"""Exit status when anything was reported: parse errors, rejected patients, orphans, duplicate ids."""
 
 
 def _stderr() -> Console:
@@ -85,7 +85,7 @@ def records(
     """Build one screening record per FHIR Patient, with provenance and an intake report.
 
     Exit status 0 when everything was read and built, 2 when anything was reported
-    (parse errors, skipped files, rejected patients, orphan resources, duplicate ids).
+    (parse errors, rejected patients, orphan resources, duplicate ids).
     """
     day = screening_date_option(screening_date)
     concept_map = concept_map_option(concept_map_file)
@@ -118,9 +118,13 @@ def records(
         f"{patients['read']} patients read, {patients['records_built']} records built,"
         f" {len(patients['rejected'])} rejected; {run.parse_errors} parse errors,"
         f" {len(report['orphans'])} orphan resources, {len(report['duplicate_ids'])} duplicate ids,"
-        f" {len(report['warnings'])} warnings, {len(report['unmapped_codes'])} unmapped codes"
+        f" {len(report['warnings'])} warnings, {len(report['unmapped_codes'])} unmapped codes",
+        soft_wrap=True,
     )
-    console.print(f"wrote {out / 'records.ndjson'}, {out / 'sources.ndjson'}, {out / 'intake-report.json'}")
+    console.print(
+        f"wrote {out / 'records.ndjson'}, {out / 'sources.ndjson'}, {out / 'intake-report.json'}",
+        soft_wrap=True,
+    )
     if run.reported:
         raise typer.Exit(EXIT_REPORTED)
 

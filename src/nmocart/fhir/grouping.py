@@ -14,7 +14,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,11 +69,12 @@ class IntakeRun:
 
     @property
     def reported(self) -> bool:
-        """Whether anything was reported: parse errors, skipped files, rejections, orphans, duplicates."""
-        return bool(self.parse_errors or self.report["skipped_files"] or self.tally.problems)
+        """Whether anything was reported: parse errors, rejections, orphans, duplicate ids."""
+        return bool(self.parse_errors or self.tally.problems)
 
 
-def _coded(resource_type: str, body: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def medication_codes(resource_type: str, body: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The (system, code, display) of a resource's code (Medication) or medication concept, for coverage."""
     concept = (
         body.get("code")
         if resource_type in ("Observation", "Condition", "Medication")
@@ -86,6 +87,10 @@ def _coded(resource_type: str, body: dict[str, Any]) -> tuple[tuple[str, str, st
             values = [coding.get(k) for k in ("system", "code", "display")]
             out.append(tuple(v if isinstance(v, str) else "" for v in values))
     return tuple(out)  # type: ignore[arg-type]
+
+
+_coded = medication_codes
+"""Former name, kept for callers that imported it."""
 
 
 class _Table:
@@ -259,7 +264,7 @@ def run_intake(
                         med.ref,
                         status,
                         reason,
-                        _coded("Medication", dict(med.body)),
+                        medication_codes("Medication", med.body),
                         med.origin,
                     )
                 )

@@ -177,7 +177,7 @@ class PatientIntake:
 
 
 def screening_record(record: Mapping[str, Any]) -> ScreeningRecord:
-    """The validated record model of a built record dict (through its JSON, as ``nmocart screen`` reads it)."""
+    """The validated record model of a built record (through its JSON, as ``nmocart screen`` reads it)."""
     return ScreeningRecord.model_validate_json(orjson.dumps(record))
 
 
@@ -338,13 +338,14 @@ def _name(concept: object, matches: Sequence[_Match]) -> str:
 def _quantity_unit(quantity: Mapping[str, Any], family: str) -> tuple[str | None, str]:
     """The record unit of a Quantity for a unit family (None: not mapped) and the unit as written."""
     system, code, text = quantity.get("system"), quantity.get("code"), quantity.get("unit")
-    if isinstance(code, str) and code and (system is None or system == UCUM):
-        return UNIT_CODES[family].get(code), code
+    has_code = isinstance(code, str) and bool(code)
+    if has_code and (system is None or system == UCUM):
+        return UNIT_CODES[family].get(str(code)), str(code)
     if isinstance(text, str) and text:
         return UNIT_TEXTS[family].get(text), text
-    if family == "fold":
-        return "1", ""
-    return None, ""
+    if has_code:  # a code of another system, and no text: not a unit the spec knows
+        return None, f"{code} ({system})"
+    return ("1" if family == "fold" else None), ""
 
 
 def _qualitative(body: Mapping[str, Any]) -> str | None:

@@ -27,6 +27,7 @@ __all__ = [
     "ParseError",
     "Resource",
     "input_files",
+    "input_files_named",
     "patient_id_of_reference",
     "resource_from_body",
 ]
@@ -206,10 +207,16 @@ def resource_from_body(
 
 
 def input_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None]]:
-    """Each input file and its format (``ndjson``/``json``; None for a file that is neither).
+    """Each input file and its format (``ndjson``/``json``; None for a file that is neither)."""
+    for path, fmt, _ in input_files_named(paths):
+        yield path, fmt
+
+
+def input_files_named(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None, bool]]:
+    """Each input file, its format (``ndjson``/``json``; None: neither) and whether it was named.
 
     A directory stands for the NDJSON and JSON files directly inside it, in code-point order
-    of their names; other files inside a directory are passed over (reported as skipped).
+    of their names; other files inside a directory are passed over (listed as skipped).
     """
     for raw in paths:
         path = str(raw)
@@ -218,9 +225,9 @@ def input_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, str | None]]
                 inner = os.path.join(path, name)
                 if os.path.isdir(inner):
                     continue
-                yield inner, _format_of(name)
+                yield inner, _format_of(name), False
         else:
-            yield path, _format_of(path)
+            yield path, _format_of(path), True
 
 
 def _format_of(name: str) -> str | None:
@@ -268,9 +275,16 @@ class InputReader:
 
     def read(self, paths: Iterable[str | Path]) -> Iterator[Resource]:
         """Every resource of ``paths`` (Bundles unpacked), in file, line and entry order."""
-        for path, fmt in input_files(paths):
-            if fmt is None:
+        for path, fmt, named in input_files_named(paths):
+            if fmt is None and not named:
                 self.skipped.append({"file": path, "reason": "not .ndjson, .ndjson.gz, .jsonl or .json"})
+                continue
+            if fmt is None:
+                report = FileReport(path, "unknown")
+                report.errors.append(
+                    ParseError(path, 0, "", "not a FHIR file: name it .ndjson, .ndjson.gz, .jsonl or .json")
+                )
+                self.files.append(report)
                 continue
             report = FileReport(path, fmt)
             self.files.append(report)
