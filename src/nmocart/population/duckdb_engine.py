@@ -24,6 +24,7 @@ from nmocart.fhir.resources import Origin
 from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
+    HISTORY_SUFFIX,
     ID_PATTERN,
     MEDICATION_REFERENCE,
     MEDICATION_USERS,
@@ -75,10 +76,10 @@ WITH lines AS (
         rtype IS NOT NULL AND rtype <> 'Bundle' AND rid IS NOT NULL
             AND regexp_full_match(rid, '{ID_PATTERN}') AS ok,
         CASE WHEN NOT starts_with(s, '#') AND NOT starts_with(s, 'urn:') THEN
-            rtrim(regexp_replace(split_part(s, '?', 1), '/_history/[^/]*$', ''), '/')
+            rtrim(regexp_replace(split_part(s, '?', 1), '{HISTORY_SUFFIX}', ''), '/')
         END AS subject,
         CASE WHEN NOT starts_with(m, '#') AND NOT starts_with(m, 'urn:') THEN
-            rtrim(regexp_replace(split_part(m, '?', 1), '/_history/[^/]*$', ''), '/')
+            rtrim(regexp_replace(split_part(m, '?', 1), '{HISTORY_SUFFIX}', ''), '/')
         END AS medication
     FROM strings
 )

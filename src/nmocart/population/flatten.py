@@ -28,14 +28,17 @@ __all__ = [
     "split_inputs",
 ]
 
-ID_PATTERN = r"[A-Za-z0-9\-.]{1,64}"
+ID_PATTERN = r"[-A-Za-z0-9.]{1,64}"
 """A usable FHIR id (spec section 1); the same pattern as the intake's reader."""
 
-PATIENT_REFERENCE = r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})$"
+PATIENT_REFERENCE = r"(?:^|/)Patient/([-A-Za-z0-9.]{1,64})\z"
 """A literal Patient reference once the query and a trailing ``/_history/<v>`` are removed."""
 
-MEDICATION_REFERENCE = r"(?:^|/)Medication/([A-Za-z0-9\-.]{1,64})$"
+MEDICATION_REFERENCE = r"(?:^|/)Medication/([-A-Za-z0-9.]{1,64})\z"
 """A literal Medication reference, same normalisation."""
+
+HISTORY_SUFFIX = r"/_history/[^/]*\z"
+"""A trailing version segment of a reference, dropped before resolving it."""
 
 MEDICATION_USERS = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 READ_TYPE_LIST = tuple(sorted(READ_TYPES))
