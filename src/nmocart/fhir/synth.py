@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
-import orjson
-
 RESOURCE_TYPES: Final = (
     "Patient",
     "Encounter",
@@ -741,12 +739,18 @@ def _nmosd_patient(p: _Patient) -> None:
     """A patient with NMOSD: attacks, antibodies, treatment, pre-screening labs, often a study form."""
     rng = p.rng
     female = rng.random() < 0.85
-    age_days = rng.randrange(365 * 16, 365 * 72)
+    age_days = rng.randrange(365 * 17, 365 * 68)
     _patient_line(p, female, age_days)
-    onset_days = rng.randrange(200, min(age_days - 365 * 10, 365 * 15))
+    onset_days = rng.randrange(500, min(age_days - 365 * 10, 365 * 15))
     attack_days = [onset_days]
-    for _ in range(rng.choices((0, 1, 2, 3, 4, 5), (5, 15, 25, 25, 20, 10))[0]):
-        attack_days.append(rng.randrange(15, onset_days))
+    if rng.random() < 0.65:
+        # an active course: two or three relapses in the last two years, the latest 2-10 months ago
+        attack_days.extend((rng.randrange(60, 180), rng.randrange(200, 330)))
+        if rng.random() < 0.5:
+            attack_days.append(rng.randrange(380, 700))
+    attack_days.extend(
+        rng.randrange(60, onset_days) for _ in range(rng.choices((0, 1, 2, 3), (30, 35, 25, 10))[0])
+    )
     attack_days.sort(reverse=True)
     attacks: list[tuple[str, list[str]]] = []
     for days in attack_days:
@@ -792,7 +796,7 @@ def _nmosd_patient(p: _Patient) -> None:
             p.day(max(antibody_day, 1)),
             mog,
         )
-    if rng.random() < 0.8:
+    if rng.random() < 0.55:
         for _ in range(rng.randrange(1, 5)):
             rp = p.next_id("med")
             p.out.emit(
@@ -800,21 +804,19 @@ def _nmosd_patient(p: _Patient) -> None:
                 f'{{"resourceType":"Medication","id":"{rp}","code":{RITUXIMAB}}}',
             )
             _medication_administration(p, rp, p.moment(rng.randrange(20, min(onset_days, 1500))), IV)
-    if rng.random() < 0.6:
-        start = rng.randrange(60, onset_days + 1)
-        end = p.day(rng.randrange(1, 60)) if rng.random() < 0.5 else None
-        _medication_statement(
-            p, PREDNISONE, ORAL, p.day(start), end, "active" if end is None else "completed"
-        )
+    if rng.random() < 0.8:
+        # low-dose prednisone since soon after onset; usually tapered off more than 4 weeks ago
+        end = p.day(rng.randrange(35, 60)) if rng.random() < 0.8 else None
+        status = "active" if end is None else "completed"
+        _medication_statement(p, PREDNISONE, ORAL, p.day(onset_days - rng.randrange(20, 90)), end, status)
     maintenance = rng.random()
-    if maintenance < 0.25:
-        _medication_request(p, AZATHIOPRINE, ORAL, p.day(rng.randrange(100, onset_days + 1)), None, "active")
-    elif maintenance < 0.4:
-        _medication_request(p, MYCOPHENOLATE, ORAL, p.day(rng.randrange(100, onset_days + 1)), None, "active")
-    elif maintenance < 0.45:
-        _medication_request(
-            p, SATRALIZUMAB, SUBCUT, p.day(rng.randrange(100, onset_days + 1)), None, "active"
-        )
+    maintenance_start = p.day(onset_days - rng.randrange(30, 200))
+    if maintenance < 0.45:
+        _medication_request(p, AZATHIOPRINE, ORAL, maintenance_start, None, "active")
+    elif maintenance < 0.65:
+        _medication_request(p, MYCOPHENOLATE, ORAL, maintenance_start, None, "active")
+    elif maintenance < 0.7:
+        _medication_request(p, SATRALIZUMAB, SUBCUT, maintenance_start, None, "active")
     latest = attack_days[-1]
     if latest > 5:
         _medication_request(p, METHYLPRED, IV, p.day(latest - 1), p.day(max(latest - 5, 1)), "completed")
@@ -825,7 +827,7 @@ def _nmosd_patient(p: _Patient) -> None:
     if rng.random() < 0.8:
         _viral_screen(p, lab_day, hbv=rng.random() < 0.04)
     if rng.random() < 0.8:
-        _ecg(p, lab_day, rng.randrange(380, 480))
+        _ecg(p, lab_day, rng.randrange(380, 462))
     if rng.random() < 0.6:
         fold = round(rng.uniform(2, 30), 1)
         _observation(
