@@ -10,16 +10,20 @@ import pytest
 from typer.testing import CliRunner
 
 from nmocart.cli import app
-from nmocart.fhir.synth import RESOURCE_TYPES, write_population
+from nmocart.fhir.synth import RESOURCE_TYPES, SynthSummary, write_population
 
 PATIENTS = 3000
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthSummary]:
     out = tmp_path_factory.mktemp("synth")
-    write_population(out, PATIENTS, seed=11)
-    return out
+    return out, write_population(out, PATIENTS, seed=11)
+
+
+@pytest.fixture(scope="module")
+def population(written: tuple[Path, SynthSummary]) -> Path:
+    return written[0]
 
 
 def _resources(folder: Path, resource_type: str) -> list[dict[str, object]]:
@@ -48,7 +52,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     ).read_bytes()
 
 
-def test_every_line_is_a_resource_of_its_file_type_with_a_unique_id(population: Path) -> None:
+def test_every_line_is_a_resource_of_its_file_type_with_a_unique_id(
+    population: Path, written: tuple[Path, SynthSummary]
+) -> None:
     ids: set[str] = set()
     total = 0
     for resource_type in RESOURCE_TYPES:
@@ -58,19 +64,18 @@ def test_every_line_is_a_resource_of_its_file_type_with_a_unique_id(population: 
             assert key not in ids
             ids.add(key)
             total += 1
-    summary = orjson.loads((population / "synth-summary.json").read_bytes())
-    assert summary["resources_total"] == total
+    assert sum(written[1].resources.values()) == total
+    assert sorted(p.name for p in population.iterdir()) == sorted(f"{t}.ndjson" for t in RESOURCE_TYPES)
     assert 25 <= total / PATIENTS <= 35
 
 
-def test_about_one_patient_in_200_has_nmosd(population: Path) -> None:
+def test_about_one_patient_in_200_has_nmosd(population: Path, written: tuple[Path, SynthSummary]) -> None:
     nmosd = {
         c["subject"]["reference"]  # type: ignore[index]
         for c in _resources(population, "Condition")
         if ("http://snomed.info/sct", "25044007") in _codes(c)
     }
-    summary = orjson.loads((population / "synth-summary.json").read_bytes())
-    assert len(nmosd) == summary["nmosd_patients"]
+    assert len(nmosd) == written[1].nmosd
     # binomial(3000, 1/200): mean 15, sd 3.9; these bounds fail with probability < 1e-4
     assert 3 <= len(nmosd) <= 32
 

@@ -33,6 +33,7 @@ from nmocart.population.flatten import (
     FileReport,
     FlatRow,
     InputAccount,
+    input_files,
     read_with_intake,
     split_inputs,
 )
@@ -180,7 +181,7 @@ class DuckDBEngine:
         """Flatten every input file into the ``resources`` table and account for each file."""
         ndjson, bundles, skipped = split_inputs(paths)
         self.account.skipped.extend(skipped)
-        order = [*ndjson, *bundles]
+        order = [path for path, fmt in input_files(paths) if fmt is not None]
         if ndjson:
             self._run(_FLATTEN, {"files": ndjson})
             rejected = {
@@ -203,9 +204,7 @@ class DuckDBEngine:
         to_reader = sorted((rejected | flagged) & set(ndjson))
         if to_reader:
             self._run("DELETE FROM resources WHERE list_contains($files, file)", {"files": to_reader})
-        counts = dict(
-            self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall()
-        )
+        counts = dict(self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall())
         for path in ndjson:
             if path not in to_reader:
                 report = FileReport(path, "ndjson")
@@ -265,7 +264,7 @@ class DuckDBEngine:
             f" WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'"
             " GROUP BY rtype, ref HAVING count(*) > 1 ORDER BY ref"
         ).fetchall()
-        return [(str(ref), [Origin(*copy.values()) for copy in copies]) for ref, copies in rows]
+        return [(str(ref), [Origin(*copy) for copy in copies]) for ref, copies in rows]
 
     def medications(self) -> Iterator[FlatRow]:
         """Every Medication row, for the Medication accounting after the patients."""

@@ -23,6 +23,7 @@ __all__ = [
     "FileReport",
     "FlatRow",
     "InputAccount",
+    "input_files",
     "read_with_intake",
     "row_of",
     "split_inputs",

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import functions as sf
 
 from nmocart.fhir.resources import Origin
 from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
@@ -36,6 +36,7 @@ from nmocart.population.flatten import (
     FileReport,
     FlatRow,
     InputAccount,
+    input_files,
     read_with_intake,
     split_inputs,
 )
@@ -71,52 +72,54 @@ def spark_session(master: str, jobs: int, scratch: Path) -> SparkSession:
 
 def _string_field(variant: Column, path: str) -> Column:
     """A top-level field's text when it is a JSON string (else null), like DuckDB's json_type check."""
-    value = F.variant_get(variant, path, "variant")
-    return F.when(F.schema_of_variant(value) == "STRING", F.variant_get(variant, path, "string"))
+    value = sf.variant_get(variant, path, "variant")
+    return sf.when(sf.schema_of_variant(value) == "STRING", sf.variant_get(variant, path, "string"))
 
 
 def _local_reference(reference: Column) -> Column:
     """A reference without query, version suffix and trailing slashes; null for ``#`` and ``urn:``."""
-    trimmed = F.regexp_replace(
-        F.regexp_replace(F.split_part(reference, F.lit("?"), F.lit(1)), HISTORY_SUFFIX, ""), "/+\\z", ""
+    trimmed = sf.regexp_replace(
+        sf.regexp_replace(sf.split_part(reference, sf.lit("?"), sf.lit(1)), HISTORY_SUFFIX, ""), "/+\\z", ""
     )
-    return F.when(~reference.startswith("#") & ~reference.startswith("urn:"), trimmed)
+    return sf.when(~reference.startswith("#") & ~reference.startswith("urn:"), trimmed)
 
 
 def flatten(lines: DataFrame) -> DataFrame:
     """Flat rows (``ok`` plus :class:`FlatRow` columns) of ``(file, line)`` text rows."""
-    parsed = lines.select("file", "line", F.try_parse_json("line").alias("v"))
+    parsed = lines.select("file", "line", sf.try_parse_json("line").alias("v"))
     fields = parsed.select(
         "file",
         "line",
-        _string_field(F.col("v"), "$.resourceType").alias("rtype"),
-        _string_field(F.col("v"), "$.id").alias("rid"),
-        _local_reference(_string_field(F.col("v"), "$.subject.reference")).alias("subject"),
-        _local_reference(_string_field(F.col("v"), "$.medicationReference.reference")).alias("medication"),
+        _string_field(sf.col("v"), "$.resourceType").alias("rtype"),
+        _string_field(sf.col("v"), "$.id").alias("rid"),
+        _local_reference(_string_field(sf.col("v"), "$.subject.reference")).alias("subject"),
+        _local_reference(_string_field(sf.col("v"), "$.medicationReference.reference")).alias("medication"),
     )
-    read_types = F.col("rtype").isin(*READ_TYPE_LIST)
+    read_types = sf.col("rtype").isin(*READ_TYPE_LIST)
     ok = (
-        F.col("rtype").isNotNull()
-        & (F.col("rtype") != "Bundle")
-        & F.col("rid").isNotNull()
-        & F.col("rid").rlike("^" + ID_PATTERN + "\\z")
-        & ~F.col("line").contains("\ufffd")
+        sf.col("rtype").isNotNull()
+        & (sf.col("rtype") != "Bundle")
+        & sf.col("rid").isNotNull()
+        & sf.col("rid").rlike("^" + ID_PATTERN + "\\z")
+        & ~sf.col("line").contains("\ufffd")
     )
-    patient = F.regexp_extract("subject", PATIENT_REFERENCE, 1)
-    medication = F.regexp_extract("medication", MEDICATION_REFERENCE, 1)
+    patient = sf.regexp_extract("subject", PATIENT_REFERENCE, 1)
+    medication = sf.regexp_extract("medication", MEDICATION_REFERENCE, 1)
     return fields.select(
-        F.coalesce(ok, F.lit(False)).alias("ok"),
+        sf.coalesce(ok, sf.lit(False)).alias("ok"),
         "rtype",
-        F.concat("rtype", F.lit("/"), "rid").alias("ref"),
+        sf.concat("rtype", sf.lit("/"), "rid").alias("ref"),
         "file",
-        F.lit(0).cast("long").alias("line"),
-        F.lit("").alias("entry"),
-        F.when(F.col("rtype") == "Patient", F.col("rid"))
-        .otherwise(F.when(patient != "", patient))
+        sf.lit(0).cast("long").alias("line"),
+        sf.lit("").alias("entry"),
+        sf.when(sf.col("rtype") == "Patient", sf.col("rid"))
+        .otherwise(sf.when(patient != "", patient))
         .alias("pkey"),
-        F.when(F.col("rtype").isin(*MEDICATION_USERS) & (medication != ""), F.concat(F.lit("Medication/"), medication))
-        .alias("mkey"),
-        F.when(F.coalesce(ok, F.lit(False)) & read_types, F.col("line")).alias("raw"),
+        sf.when(
+            sf.col("rtype").isin(*MEDICATION_USERS) & (medication != ""),
+            sf.concat(sf.lit("Medication/"), medication),
+        ).alias("mkey"),
+        sf.when(sf.coalesce(ok, sf.lit(False)) & read_types, sf.col("line")).alias("raw"),
     )
 
 
@@ -165,8 +168,8 @@ class SparkEngine:
         self.account.skipped.extend(skipped)
         frames = []
         for path in ndjson:
-            text = spark.read.text(path).select(F.lit(path).alias("file"), F.col("value").alias("line"))
-            frames.append(text.where(F.trim(F.col("line"), F.lit(" \t\r")) != ""))
+            text = spark.read.text(path).select(sf.lit(path).alias("file"), sf.col("value").alias("line"))
+            frames.append(text.where(sf.trim(sf.col("line"), sf.lit(" \t\r")) != ""))
         flat: DataFrame | None = None
         for frame in frames:
             rows = flatten(frame)
@@ -175,13 +178,18 @@ class SparkEngine:
         counts: dict[str, int] = {}
         if flat is not None:
             flat = flat.persist(StorageLevel.MEMORY_AND_DISK)
-            for row in flat.groupBy("file").agg(
-                F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("ok"), 1).otherwise(0)).alias("bad")
-            ).collect():
+            for row in (
+                flat.groupBy("file")
+                .agg(
+                    sf.count(sf.lit(1)).alias("n"),
+                    sf.sum(sf.when(~sf.col("ok"), 1).otherwise(0)).alias("bad"),
+                )
+                .collect()
+            ):
                 counts[row["file"]] = int(row["n"])
                 if row["bad"]:
                     flagged.add(row["file"])
-            flat = flat.where(~F.col("file").isin(*flagged)) if flagged else flat
+            flat = flat.where(~sf.col("file").isin(*flagged)) if flagged else flat
         reader_files = [p for p in [*ndjson, *bundles] if p in flagged or p in bundles]
         for path in ndjson:
             if path not in flagged:
@@ -196,9 +204,7 @@ class SparkEngine:
             )
             extra = spark.createDataFrame(reader_rows, schema=schema) if reader_rows else None
             if extra is not None:
-                extra = extra.withColumn(
-                    "raw", F.when(F.col("rtype").isin(*READ_TYPE_LIST), F.col("raw"))
-                )
+                extra = extra.withColumn("raw", sf.when(sf.col("rtype").isin(*READ_TYPE_LIST), sf.col("raw")))
                 flat = extra if flat is None else flat.unionByName(extra)
         if flat is None:
             flat = spark.createDataFrame(
@@ -207,14 +213,14 @@ class SparkEngine:
                 " pkey string, mkey string, raw string",
             )
         self.resources = flat.persist(StorageLevel.MEMORY_AND_DISK)
-        order = [*ndjson, *bundles]
+        order = [path for path, fmt in input_files(paths) if fmt is not None]
         self.account.reports = {p: self.account.reports[p] for p in order if p in self.account.reports}
 
     def not_read(self) -> dict[str, int]:
         """Resources of types the intake does not read, by type."""
         rows = (
             self._table()
-            .where(~F.col("rtype").isin(*READ_TYPE_LIST))
+            .where(~sf.col("rtype").isin(*READ_TYPE_LIST))
             .groupBy("rtype")
             .count()
             .orderBy("rtype")
@@ -226,10 +232,13 @@ class SparkEngine:
         """Resource references read more than once, with every copy's place."""
         rows = (
             self._table()
-            .where(F.col("rtype").isin(*READ_TYPE_LIST) & ~F.col("ref").contains("@"))
+            .where(sf.col("rtype").isin(*READ_TYPE_LIST) & ~sf.col("ref").contains("@"))
             .groupBy("rtype", "ref")
-            .agg(F.count(F.lit(1)).alias("n"), F.collect_list(F.struct("file", "line", "entry")).alias("copies"))
-            .where(F.col("n") > 1)
+            .agg(
+                sf.count(sf.lit(1)).alias("n"),
+                sf.collect_list(sf.struct("file", "line", "entry")).alias("copies"),
+            )
+            .where(sf.col("n") > 1)
             .orderBy("ref")
             .collect()
         )
@@ -242,7 +251,7 @@ class SparkEngine:
         """Every Medication row, for the Medication accounting after the patients."""
         rows = (
             self._table()
-            .where(F.col("rtype") == "Medication")
+            .where(sf.col("rtype") == "Medication")
             .select(*FLAT_COLUMNS)
             .orderBy("ref", "file", "line", "entry")
             .toLocalIterator()
@@ -252,36 +261,42 @@ class SparkEngine:
 
     def patient_count(self) -> int:
         """Patient resources read."""
-        return int(self._table().where(F.col("rtype") == "Patient").count())
+        return int(self._table().where(sf.col("rtype") == "Patient").count())
 
     def groups(self) -> DataFrame:
         """One row per patient key with its rows, sorted by key (nulls last) across ordered partitions."""
         table = self._table()
-        users = table.where(F.col("mkey").isNotNull() & F.col("pkey").isNotNull()).select(
-            F.col("mkey").alias("u_mkey"), F.col("pkey").alias("u_pkey")
-        ).distinct()
-        key = (
-            F.when(
-                (F.col("rtype") == "Patient") & F.col("pkey").isNull(),
-                F.concat(
-                    F.lit(NO_ID_PREFIX), "ref", F.lit(" "), "file", F.lit(":"), F.col("line").cast("string"),
-                    F.lit(" "), "entry",
-                ),
-            ).otherwise(F.col("pkey"))
+        users = (
+            table.where(sf.col("mkey").isNotNull() & sf.col("pkey").isNotNull())
+            .select(sf.col("mkey").alias("u_mkey"), sf.col("pkey").alias("u_pkey"))
+            .distinct()
         )
-        items = table.where(
-            (F.col("rtype") != "Medication") & F.col("rtype").isin(*READ_TYPE_LIST)
-        ).select(key.alias("key"), *FLAT_COLUMNS)
+        key = sf.when(
+            (sf.col("rtype") == "Patient") & sf.col("pkey").isNull(),
+            sf.concat(
+                sf.lit(NO_ID_PREFIX),
+                "ref",
+                sf.lit(" "),
+                "file",
+                sf.lit(":"),
+                sf.col("line").cast("string"),
+                sf.lit(" "),
+                "entry",
+            ),
+        ).otherwise(sf.col("pkey"))
+        items = table.where((sf.col("rtype") != "Medication") & sf.col("rtype").isin(*READ_TYPE_LIST)).select(
+            key.alias("key"), *FLAT_COLUMNS
+        )
         medications = (
-            table.where(F.col("rtype") == "Medication")
-            .join(users, F.col("ref") == F.col("u_mkey"))
-            .select(F.col("u_pkey").alias("key"), *FLAT_COLUMNS)
+            table.where(sf.col("rtype") == "Medication")
+            .join(users, sf.col("ref") == sf.col("u_mkey"))
+            .select(sf.col("u_pkey").alias("key"), *FLAT_COLUMNS)
         )
         return (
             items.unionByName(medications)
             .groupBy("key")
-            .agg(F.collect_list(F.struct(*FLAT_COLUMNS)).alias("rows"))
-            .orderBy(F.asc_nulls_last("key"))
+            .agg(sf.collect_list(sf.struct(*FLAT_COLUMNS)).alias("rows"))
+            .orderBy(sf.asc_nulls_last("key"))
         )
 
     def assessments(self, settings: RunSettings, jobs: int) -> Iterator[tuple[list[Assessed], bytes]]:
@@ -293,7 +308,9 @@ class SparkEngine:
                 yield chunk, bytes(row["tally"])
                 chunk = []
             else:
-                chunk.append(Assessed(row["key"], bytes(row["record"]), bytes(row["sources"]), bytes(row["result"])))
+                chunk.append(
+                    Assessed(row["key"], bytes(row["record"]), bytes(row["sources"]), bytes(row["result"]))
+                )
 
     def close(self) -> None:
         """Release the cached table (the session stays for reuse within the process)."""
@@ -310,4 +327,3 @@ def stop_spark() -> None:
 
 
 __all__ = ["SparkEngine", "flatten", "spark_session", "stop_spark"]
-
