@@ -190,3 +190,21 @@ def test_existing_output_folder_is_replaced_whole(mixed_input: Path, tmp_path: P
     assert prescreen([str(mixed_input / "example.json")], out, "--jobs", "1") == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_synthea_exports_prescreen_with_every_patient_accounted_for(shared_dir: Path, tmp_path: Path) -> None:
+    synthea = shared_dir / "reference" / "fhir-synthea"
+    paths = [str(synthea / "bulk-10-patients"), str(synthea / "hiv-bundles")]
+    out = tmp_path / "out"
+    assert prescreen(paths, out, "--jobs", "1") == 2
+    report = orjson.loads((out / "intake-report.json").read_bytes())
+    patients = report["patients"]
+    results = _results(out)
+    assert patients["read"] == patients["records_built"] + len(patients["rejected"]) == len(results)
+    assert any(Path(f["file"]).name == "log.ndjson" and f["parse_errors"] for f in report["files"])
+    assert report["unmapped_codes"]
+    records_out = tmp_path / "records"
+    arguments = ["fhir", "records", *paths, "--screening-date", SCREENING_DATE, "--out", str(records_out)]
+    assert CliRunner().invoke(app, arguments).exit_code == 2
+    for name in ("records.ndjson", "sources.ndjson", "intake-report.json"):
+        assert (out / name).read_bytes() == (records_out / name).read_bytes(), name
