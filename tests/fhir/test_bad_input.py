@@ -14,7 +14,7 @@ from nmocart.cli import app
 from nmocart.fhir.concept_map import load_concept_map
 from nmocart.fhir.grouping import run_intake
 
-from .fhir_builders import lab, patient
+from .fhir_builders import RXNORM, lab, patient
 
 runner = CliRunner()
 D = dt.date(2026, 3, 2)
@@ -169,3 +169,70 @@ def test_clean_input_exits_0(tmp_path: Path) -> None:
         app, ["fhir", "records", str(data), "--screening-date", "2026-03-02", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_medications_are_counted_used_or_unreferenced(tmp_path: Path) -> None:
+    used = {
+        "resourceType": "Medication",
+        "id": "mp",
+        "code": {"coding": [{"system": RXNORM, "code": "6902"}]},
+    }
+    spare = {
+        "resourceType": "Medication",
+        "id": "spare",
+        "code": {"coding": [{"system": RXNORM, "code": "1256"}]},
+    }
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "r1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "urn:uuid:p"},
+        "medicationReference": {"reference": "urn:uuid:m"},
+        "authoredOn": "2026-01-01",
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "urn:uuid:p", "resource": patient("P1")},
+            {"fullUrl": "urn:uuid:m", "resource": used},
+            {"fullUrl": "urn:uuid:r", "resource": request},
+        ],
+    }
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    (tmp_path / "m.ndjson").write_text(json.dumps(spare) + "\n")
+    out = tmp_path / "out"
+    run = run_intake([tmp_path / "b.json", tmp_path / "m.ndjson"], D, load_concept_map(), out)
+    assert run.report["resources"]["Medication"] == {
+        "read": 2,
+        "used": 1,
+        "unmapped": 0,
+        "ignored": {"unreferenced": 1},
+    }
+    rec = json.loads((out / "records.ndjson").read_text())
+    # No text, no display: the name is the map row's display.
+    assert [(m["name"], m["drug_class"]) for m in rec["medications"]] == [
+        ("methylprednisolone", "systemic_corticosteroid")
+    ]
+    assert not run.reported
+
+
+def test_progress_bar_option_runs_to_the_end(tmp_path: Path) -> None:
+    data = tmp_path / "p.ndjson"
+    data.write_bytes(_line(patient("P1")) + b"\n")
+    result = runner.invoke(
+        app,
+        [
+            "fhir",
+            "records",
+            str(data),
+            "--screening-date",
+            "2026-03-02",
+            "--out",
+            str(tmp_path / "o"),
+            "--progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 records built" in result.stderr

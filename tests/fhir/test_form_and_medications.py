@@ -349,3 +349,20 @@ def test_unresolved_medication_reference_is_unusable(reference: str) -> None:
     assert outcome(intake, "MedicationRequest/m1") == "unusable:medication_reference"
     assert intake.record is not None
     assert intake.record["medications"] == []
+
+
+def test_form_pregnant_overrides_the_pregnancy_status_observation() -> None:
+    status = {
+        "resourceType": "Observation",
+        "id": "s1",
+        "status": "final",
+        "code": {"coding": [coding("http://loinc.org", "82810-3")]},
+        "subject": {"reference": f"Patient/{PID}"},
+        "effectiveDateTime": "2026-02-25",
+        "valueCodeableConcept": {"coding": [coding(SNOMED, "77386006")]},
+    }
+    intake = build(status, form([answer("pregnant", valueBoolean=False)]))
+    assert intake.record is not None
+    assert intake.record["pregnant"] is False
+    assert intake.sources["/pregnant"] == [FORM_REF]
+    assert kinds(intake) == ["form_override"]

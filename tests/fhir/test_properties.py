@@ -187,3 +187,22 @@ def test_order_of_ndjson_lines_never_changes_the_output_bytes(
     random.Random(seed).shuffle(shuffled)
     case = tmp_path / f"case{seed}-{len(lines)}-{random.Random().random()}"
     assert _run_bytes(lines, case / "given") == _run_bytes(shuffled, case / "shuffled")
+
+
+def test_order_of_files_never_changes_any_output_byte(tmp_path: Path) -> None:
+    first = tmp_path / "a.ndjson"
+    second = tmp_path / "b.ndjson"
+    first.write_text(json.dumps(patient("P1")) + "\n" + json.dumps(patient("P2", sex="M")) + "\n")
+    second.write_text(
+        json.dumps(observation("o1", [coding(LOINC, "2160-0")], valueQuantity=quantity(1.0, "mg/dL")))
+        + "\n"
+        + "{broken\n"
+    )
+    outputs = []
+    for order, name in (([first, second], "ab"), ([second, first], "ba")):
+        out = tmp_path / name
+        run_intake(order, dt.date(2026, 3, 2), CONCEPT_MAP, out)
+        outputs.append(
+            [(out / f).read_bytes() for f in ("records.ndjson", "sources.ndjson", "intake-report.json")]
+        )
+    assert outputs[0] == outputs[1]

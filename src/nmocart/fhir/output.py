@@ -194,7 +194,7 @@ class IntakeTally:
             "concept_map_sha256": concept_map.sha256,
             "concept_map": concept_map.source,
             "screening_date_default": default_date.isoformat(),
-            "files": [f.as_dict() for f in files],
+            "files": [f.as_dict() for f in sorted(files, key=lambda f: f.file)],
             "skipped_files": list(skipped),
             "bundles": bundles,
             "patients": {
