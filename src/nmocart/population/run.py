@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from nmocart.fhir.grouping import _coded
+from nmocart.fhir.grouping import medication_codes
 from nmocart.fhir.intake import ResourceOutcome
 from nmocart.fhir.output import RECORDS, REPORT, SOURCES, write_json
 from nmocart.fhir.resources import Origin
@@ -140,7 +140,7 @@ def run_prescreen(
                         row.ref,
                         "used" if used else "ignored",
                         "" if used else "unreferenced",
-                        _coded("Medication", orjson.loads(row.raw)),
+                        medication_codes("Medication", orjson.loads(row.raw)),
                         Origin(row.file, row.line, row.entry),
                     )
                 )
