@@ -33,7 +33,7 @@ __all__ = ["IntakeRun", "run_intake"]
 BATCH_ROWS = 20_000
 """Resources appended to the on-disk table per batch (bounds pass 1's memory)."""
 
-DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_MEMORY_LIMIT = "512MB"
 """DuckDB spills its sort to disk past this."""
 
 _COLUMNS = ("patient_key", "kind", "rtype", "ref", "file", "line", "entry", "medication_key", "body")
