@@ -22,6 +22,7 @@ from nmocart.cli import db as db_cli
 from nmocart.cli import exits
 from nmocart.cli import fhir as fhir_cli
 from nmocart.cli import kinetics as kinetics_cli
+from nmocart.cli import population as population_cli
 from nmocart.cli import safety as safety_cli
 from nmocart.cli import template as template_cli
 from nmocart.cli.exits import finish_batch
@@ -47,6 +48,7 @@ app.add_typer(fhir_cli.app, name="fhir")
 app.add_typer(db_cli.db_app, name="db")
 app.add_typer(db_cli.user_app, name="user")
 app.add_typer(db_cli.audit_app, name="audit")
+app.command("prescreen")(population_cli.prescreen)
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 

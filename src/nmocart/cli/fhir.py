@@ -130,3 +130,7 @@ def records(
 
 
 # ---- `nmocart fhir synth` (population's module) registers its command on `app` below this line.
+
+from nmocart.cli import population as population_cli  # noqa: E402 (registered after the group exists)
+
+app.command("synth")(population_cli.synth)

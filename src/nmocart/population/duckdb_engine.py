@@ -1,0 +1,294 @@
+"""The embedded engine: DuckDB reads the NDJSON itself, flattens and groups it by patient in SQL.
+
+Each NDJSON line is read as one text column (the raw resource kept as JSON text); SQL extracts
+the type, id and references, resolves the patient and medication keys (the same rules as the
+intake's reader, spec section 1) and groups the rows by patient in candidate order, in an
+on-disk scratch database so memory stays bounded. Files that need the intake's own reader
+(:mod:`nmocart.population.flatten`) join as an Arrow table. Patients are then assessed in a
+process pool, chunk by chunk, in key order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from nmocart.fhir.resources import Origin
+from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
+from nmocart.population.flatten import (
+    FLAT_COLUMNS,
+    HISTORY_SUFFIX,
+    ID_PATTERN,
+    MEDICATION_REFERENCE,
+    MEDICATION_USERS,
+    PATIENT_REFERENCE,
+    READ_TYPE_LIST,
+    FileReport,
+    FlatRow,
+    InputAccount,
+    input_files,
+    read_with_intake,
+    split_inputs,
+)
+
+Group = tuple[str | None, list[tuple[Any, ...]]]
+"""A patient key (None: resources whose subject resolves to no patient) and its rows."""
+
+ChunkResult = tuple[list[Assessed], bytes]
+"""The assessed patients of a chunk, in key order, and the chunk's tally (pickled)."""
+
+
+def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+_READ_TYPES_SQL = _sql_list(READ_TYPE_LIST)
+_USERS_SQL = _sql_list(MEDICATION_USERS)
+
+_FLATTEN = f"""
+CREATE TABLE resources AS
+WITH lines AS (
+    SELECT filename AS file, line
+    FROM read_csv($files, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', quote = '', escape = '',
+                  header = false, filename = true, auto_detect = false, store_rejects = true,
+                  strict_mode = false, new_line = '\\n')
+    WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''
+), typed AS (
+    SELECT file, line,
+        try(json_extract(line, ['$.resourceType', '$.id', '$.subject.reference',
+                                '$.medicationReference.reference'])) AS j
+    FROM lines
+), strings AS (
+    SELECT file, line,
+        CASE WHEN json_type(j[1]) = 'VARCHAR' THEN j[1] ->> '$' END AS rtype,
+        CASE WHEN json_type(j[2]) = 'VARCHAR' THEN j[2] ->> '$' END AS rid,
+        CASE WHEN json_type(j[3]) = 'VARCHAR' THEN j[3] ->> '$' END AS s,
+        CASE WHEN json_type(j[4]) = 'VARCHAR' THEN j[4] ->> '$' END AS m
+    FROM typed
+), fields AS (
+    SELECT file, line, rtype, rid,
+        rtype IS NOT NULL AND rtype <> 'Bundle' AND rid IS NOT NULL
+            AND regexp_full_match(rid, '{ID_PATTERN}') AS ok,
+        CASE WHEN NOT starts_with(s, '#') AND NOT starts_with(s, 'urn:') THEN
+            rtrim(regexp_replace(split_part(s, '?', 1), '{HISTORY_SUFFIX}', ''), '/')
+        END AS subject,
+        CASE WHEN NOT starts_with(m, '#') AND NOT starts_with(m, 'urn:') THEN
+            rtrim(regexp_replace(split_part(m, '?', 1), '{HISTORY_SUFFIX}', ''), '/')
+        END AS medication
+    FROM strings
+)
+SELECT
+    ok,
+    rtype,
+    rtype || '/' || rid AS ref,
+    file,
+    0 AS line,
+    '' AS entry,
+    CASE WHEN rtype = 'Patient' THEN rid
+         ELSE nullif(regexp_extract(subject, '{PATIENT_REFERENCE}', 1), '') END AS pkey,
+    CASE WHEN list_contains({_USERS_SQL}, rtype)
+              AND regexp_extract(medication, '{MEDICATION_REFERENCE}', 1) <> ''
+         THEN 'Medication/' || regexp_extract(medication, '{MEDICATION_REFERENCE}', 1) END AS mkey,
+    CASE WHEN ok AND list_contains({_READ_TYPES_SQL}, rtype) THEN line END AS raw
+FROM fields
+"""
+
+_GROUPS = f"""
+WITH users AS (
+    SELECT DISTINCT mkey, pkey FROM resources WHERE mkey IS NOT NULL AND pkey IS NOT NULL
+), items AS (
+    SELECT CASE WHEN rtype = 'Patient' AND pkey IS NULL
+                THEN '{NO_ID_PREFIX}' || ref || ' ' || file || ':' || line || ' ' || entry
+                ELSE pkey END AS key,
+           rtype, ref, file, line, entry, pkey, mkey, raw
+    FROM resources
+    WHERE rtype <> 'Medication' AND list_contains({_READ_TYPES_SQL}, rtype)
+    UNION ALL
+    SELECT u.pkey AS key, m.rtype, m.ref, m.file, m.line, m.entry, m.pkey, m.mkey, m.raw
+    FROM resources m JOIN users u ON m.rtype = 'Medication' AND m.ref = u.mkey
+)
+SELECT key, list({{'rtype': rtype, 'ref': ref, 'file': file, 'line': line, 'entry': entry, 'pkey': pkey,
+            'mkey': mkey, 'raw': raw}}) AS rows
+FROM items
+GROUP BY key
+ORDER BY key NULLS LAST
+"""
+
+
+CHUNK_PATIENTS = 256
+"""Patients per worker task; a bounded number of tasks is in flight at once."""
+
+
+def chunked(groups: Iterable[Group], size: int = CHUNK_PATIENTS) -> Iterator[list[Group]]:
+    """Consecutive groups in lists of ``size``."""
+    chunk: list[Group] = []
+    for group in groups:
+        chunk.append(group)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
+    """Assess groups in ``jobs`` worker processes, yielding the chunks in group order.
+
+    Workers are spawned, not forked: DuckDB's threads do not survive a fork.
+    """
+    if jobs <= 1:
+        for chunk in chunked(groups):
+            yield assess_chunk([(key or "", rows) for key, rows in chunk], settings)
+        return
+    window: deque[Future[ChunkResult]] = deque()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for chunk in chunked(groups):
+            window.append(pool.submit(assess_chunk, [(key or "", rows) for key, rows in chunk], settings))
+            if len(window) >= 3 * jobs:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+class DuckDBEngine:
+    """Reads, flattens and groups the input with DuckDB; yields patients in candidate order."""
+
+    name = "duckdb"
+
+    def __init__(self, scratch: Path, threads: int, memory_limit: str = "2GB") -> None:
+        """Open a scratch database in ``scratch`` (removed with it at the end of the run)."""
+        self.con = duckdb.connect(":memory:")
+        self._run(f"SET threads = {max(1, threads)}")
+        self._run(f"SET memory_limit = '{memory_limit}'")
+        self._run(f"SET temp_directory = '{scratch / 'spill'}'")
+        self._run("SET preserve_insertion_order = false")
+        self._run("SET enable_progress_bar = false")
+        self.account = InputAccount()
+
+    def _run(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a statement to completion (DuckDB wants every result consumed)."""
+        return self.con.execute(sql, parameters).fetchall()
+
+    def load(self, paths: list[str]) -> None:
+        """Flatten every input file into the ``resources`` table and account for each file."""
+        ndjson, bundles, skipped = split_inputs(paths)
+        self.account.skipped.extend(skipped)
+        order = [path for path, fmt in input_files(paths) if fmt is not None]
+        if ndjson:
+            self._run(_FLATTEN, {"files": ndjson})
+            rejected = {
+                row[0]
+                for row in self.con.execute(
+                    "SELECT DISTINCT s.file_path FROM reject_errors e"
+                    " JOIN reject_scans s USING (scan_id, file_id)"
+                ).fetchall()
+            }
+            flagged = {
+                row[0]
+                for row in self.con.execute("SELECT DISTINCT file FROM resources WHERE NOT ok").fetchall()
+            }
+        else:
+            self._run(
+                "CREATE TABLE resources (ok BOOLEAN, rtype VARCHAR, ref VARCHAR, file VARCHAR, line BIGINT,"
+                " entry VARCHAR, pkey VARCHAR, mkey VARCHAR, raw VARCHAR)"
+            )
+            rejected, flagged = set(), set()
+        to_reader = sorted((rejected | flagged) & set(ndjson))
+        if to_reader:
+            self._run("DELETE FROM resources WHERE list_contains($files, file)", {"files": to_reader})
+        counts = dict(self.con.execute("SELECT file, count(*) FROM resources GROUP BY file").fetchall())
+        for path in ndjson:
+            if path not in to_reader:
+                report = FileReport(path, "ndjson")
+                report.read = report.resources = int(counts.get(path, 0))
+                self.account.reports[path] = report
+        reader_files = [p for p in order if p in to_reader or p in bundles]
+        if reader_files:
+            rows = list(read_with_intake(reader_files, self.account))
+            table = pa.table(
+                {name: [getattr(r, name) for r in rows] for name in FLAT_COLUMNS},
+                schema=pa.schema(
+                    [
+                        ("rtype", pa.string()),
+                        ("ref", pa.string()),
+                        ("file", pa.string()),
+                        ("line", pa.int64()),
+                        ("entry", pa.string()),
+                        ("pkey", pa.string()),
+                        ("mkey", pa.string()),
+                        ("raw", pa.string()),
+                    ]
+                ),
+            )
+            self.con.register("reader_rows", table)
+            self._run(
+                "INSERT INTO resources SELECT true, rtype, ref, file, line, entry, pkey, mkey,"
+                f" CASE WHEN list_contains({_READ_TYPES_SQL}, rtype) THEN raw END FROM reader_rows"
+            )
+            self.con.unregister("reader_rows")
+        self.account.reports = {p: self.account.reports[p] for p in order if p in self.account.reports}
+
+    def not_read(self) -> dict[str, int]:
+        """Resources of types the intake does not read, by type."""
+        rows = self.con.execute(
+            f"SELECT rtype, count(*) FROM resources WHERE NOT list_contains({_READ_TYPES_SQL}, rtype)"
+            " GROUP BY rtype ORDER BY rtype"
+        ).fetchall()
+        return {str(t): int(n) for t, n in rows}
+
+    def unreferenced_medications(self) -> list[str]:
+        """Medications no resource of a known patient points to (their refs, sorted)."""
+        rows = self.con.execute(
+            "SELECT m.ref FROM resources m WHERE m.rtype = 'Medication' AND NOT EXISTS ("
+            " SELECT 1 FROM resources u WHERE u.mkey = m.ref AND u.pkey IS NOT NULL) ORDER BY m.ref"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def patient_count(self) -> int:
+        """Patients to assess (groups with at least one Patient resource)."""
+        row = self.con.execute("SELECT count(*) FROM resources WHERE rtype = 'Patient'").fetchone()
+        return int(row[0]) if row else 0
+
+    def duplicates(self) -> list[tuple[str, list[Origin]]]:
+        """Resource references read more than once, with every copy's place."""
+        rows = self.con.execute(
+            "SELECT ref, list((file, line, entry) ORDER BY file, line, entry) FROM resources"
+            f" WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'"
+            " GROUP BY rtype, ref HAVING count(*) > 1 ORDER BY ref"
+        ).fetchall()
+        return [(str(ref), [Origin(*copy) for copy in copies]) for ref, copies in rows]
+
+    def medications(self) -> Iterator[FlatRow]:
+        """Every Medication row, for the Medication accounting after the patients."""
+        result = self.con.cursor().execute(
+            "SELECT rtype, ref, file, line, entry, pkey, mkey, raw FROM resources WHERE rtype = 'Medication'"
+            " ORDER BY ref, file, line, entry"
+        )
+        while batch := result.fetchmany(5000):
+            for row in batch:
+                yield FlatRow(*row)
+
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
+        """Every group assessed in a process pool, in key order."""
+        return assess_in_pool(self.groups(), settings, jobs)
+
+    def groups(self, batch_rows: int = 1000) -> Iterator[Group]:
+        """Every group in key order (None last), its rows as :class:`FlatRow` tuples."""
+        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(batch_rows)
+        for batch in reader:
+            keys = batch.column(0).to_pylist()
+            rows = batch.column(1).to_pylist()
+            for key, items in zip(keys, rows, strict=True):
+                yield key, [FlatRow(**item) for item in items]
+
+    def close(self) -> None:
+        """Close the scratch database."""
+        self.con.close()
