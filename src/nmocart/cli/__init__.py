@@ -17,6 +17,7 @@ from nmocart import batch
 from nmocart.batch.screening import evaluate_item, screen_item
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
+from nmocart.cli import serve as serve_cli
 from nmocart.reports import screening as screening_report
 from nmocart.screening.eligibility import ScreeningResult
 from nmocart.screening.protocol import Protocol, ProtocolError, load_protocol
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(safety_cli.app, name="safety")
 app.add_typer(kinetics_cli.app, name="kinetics")
+app.command("serve")(serve_cli.serve)
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
