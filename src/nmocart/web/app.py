@@ -43,6 +43,7 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
         ),
         docs_url="/api/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
