@@ -15,6 +15,7 @@ from rich.console import Console
 
 from nmocart import batch
 from nmocart.batch.screening import evaluate_item, screen_item
+from nmocart.cli import db as db_cli
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
 from nmocart.cli import serve as serve_cli
@@ -32,6 +33,9 @@ app = typer.Typer(
 )
 app.add_typer(safety_cli.app, name="safety")
 app.add_typer(kinetics_cli.app, name="kinetics")
+app.add_typer(db_cli.db_app, name="db")
+app.add_typer(db_cli.user_app, name="user")
+app.add_typer(db_cli.audit_app, name="audit")
 app.command("serve")(serve_cli.serve)
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")

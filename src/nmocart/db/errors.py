@@ -1,0 +1,70 @@
+"""Errors of the study database that a person or the web layer can act on.
+
+Each carries a one-line message naming the field or the thing and the fix; the web layer maps
+them to HTTP statuses (``status`` attribute) and the CLI prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountLockedError",
+    "AuthenticationError",
+    "ConflictError",
+    "DatabaseError",
+    "ForbiddenError",
+    "InvalidInputError",
+    "NotFoundError",
+    "NotMigratedError",
+]
+
+
+class DatabaseError(Exception):
+    """Base of every error the study database raises on purpose; ``status`` is the HTTP analogue."""
+
+    status = 400
+
+
+class InvalidInputError(DatabaseError):
+    """Input that fails validation: a record, a reason, a role, a password; names the field."""
+
+    status = 422
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
+
+
+class AuthenticationError(DatabaseError):
+    """Wrong user name or password (never says which), or an unknown/expired token or session."""
+
+    status = 401
+
+
+class AccountLockedError(AuthenticationError):
+    """Too many failed logins: the account is locked until ``until`` (UTC)."""
+
+    status = 401
+
+
+class ForbiddenError(DatabaseError):
+    """The acting user's role does not allow the action, or the account is disabled."""
+
+    status = 403
+
+
+class NotFoundError(DatabaseError):
+    """No such candidate, version, user or upload."""
+
+    status = 404
+
+
+class ConflictError(DatabaseError):
+    """The action clashes with the stored state: a stale ``base_version``, an existing id."""
+
+    status = 409
+
+
+class NotMigratedError(DatabaseError):
+    """The database schema is not at the head revision; the message says what to run."""
+
+    status = 503
