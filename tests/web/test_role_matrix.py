@@ -64,32 +64,64 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/candidates"): Case(Permission.read_candidates, "/candidates", OK),
     ("GET", "/candidates/new"): Case(Permission.edit_candidates, "/candidates/new", OK),
     ("POST", "/candidates/new"): Case(
-        Permission.edit_candidates, "/candidates/new", SEE_OTHER, body=lambda role: {"f.candidate_id": f"MX-NEW-{role}", "f.screening_date": "2026-03-01", "f.sex": "female"}
+        Permission.edit_candidates,
+        "/candidates/new",
+        SEE_OTHER,
+        body=lambda role: {
+            "f.candidate_id": f"MX-NEW-{role}",
+            "f.screening_date": "2026-03-01",
+            "f.sex": "female",
+        },
     ),
     ("POST", "/candidates/upload"): Case(
         Permission.edit_candidates,
         "/candidates/upload",
         OK,
-        files=lambda role: {"records": ("r.json", __import__("orjson").dumps(example_as("eligible", f"MX-UP-{role}")), "application/json")},
+        files=lambda role: {
+            "records": (
+                "r.json",
+                __import__("orjson").dumps(example_as("eligible", f"MX-UP-{role}")),
+                "application/json",
+            )
+        },
     ),
     ("GET", "/candidates/{candidate_id}"): Case(Permission.read_candidates, f"/candidates/{C}", OK),
-    ("GET", "/candidates/{candidate_id}/versions"): Case(Permission.read_candidates, f"/candidates/{C}/versions", OK),
-    ("GET", "/candidates/{candidate_id}/versions/{version}"): Case(Permission.read_candidates, f"/candidates/{C}/versions/1", OK),
+    ("GET", "/candidates/{candidate_id}/versions"): Case(
+        Permission.read_candidates, f"/candidates/{C}/versions", OK
+    ),
+    ("GET", "/candidates/{candidate_id}/versions/{version}"): Case(
+        Permission.read_candidates, f"/candidates/{C}/versions/1", OK
+    ),
     ("GET", "/candidates/{candidate_id}/versions/{version}/record"): Case(
         Permission.read_candidates, f"/candidates/{C}/versions/1/record", OK
     ),
-    ("GET", "/candidates/{candidate_id}/diff"): Case(Permission.read_candidates, f"/candidates/{C}/diff?a=1&b=1", OK),
-    ("GET", "/candidates/{candidate_id}/edit/{section}"): Case(Permission.edit_candidates, f"/candidates/{C}/edit/labs", OK),
+    ("GET", "/candidates/{candidate_id}/diff"): Case(
+        Permission.read_candidates, f"/candidates/{C}/diff?a=1&b=1", OK
+    ),
+    ("GET", "/candidates/{candidate_id}/edit/{section}"): Case(
+        Permission.edit_candidates, f"/candidates/{C}/edit/labs", OK
+    ),
     ("POST", "/candidates/{candidate_id}/edit/{section}"): Case(
-        Permission.edit_candidates, f"/candidates/{C}/edit/labs", frozenset({422}), body=lambda role: {"action": "add", "base_version": "1"}
+        Permission.edit_candidates,
+        f"/candidates/{C}/edit/labs",
+        frozenset({422}),
+        body=lambda role: {"action": "add", "base_version": "1"},
     ),
     ("GET", "/candidates/{candidate_id}/sign"): Case(Permission.sign, f"/candidates/{C}/sign", OK),
     ("POST", "/candidates/{candidate_id}/sign"): Case(
-        Permission.sign, f"/candidates/{C}/sign", frozenset({401}), body=lambda role: {"password": "not-the-password", "meaning": "x"}
+        Permission.sign,
+        f"/candidates/{C}/sign",
+        frozenset({401}),
+        body=lambda role: {"password": "not-the-password", "meaning": "x"},
     ),
-    ("GET", "/candidates/{candidate_id}/status"): Case(Permission.change_status, f"/candidates/{C}/status", OK),
+    ("GET", "/candidates/{candidate_id}/status"): Case(
+        Permission.change_status, f"/candidates/{C}/status", OK
+    ),
     ("POST", "/candidates/{candidate_id}/status"): Case(
-        Permission.change_status, f"/candidates/{C}/status", frozenset({409}), body=lambda role: {"effective_date": "2026-03-02", "status": "enrolled", "reason": "matrix"}
+        Permission.change_status,
+        f"/candidates/{C}/status",
+        frozenset({409}),
+        body=lambda role: {"effective_date": "2026-03-02", "status": "enrolled", "reason": "matrix"},
     ),
     ("GET", "/screening-log"): Case(Permission.read_screening_log, "/screening-log", OK),
     ("GET", "/screening-log.csv"): Case(Permission.read_screening_log, "/screening-log.csv", OK),
@@ -98,30 +130,56 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/audit.csv"): Case(Permission.read_audit, "/audit.csv", OK),
     ("GET", "/safety"): Case(Permission.read_uploads, "/safety", OK),
     ("POST", "/safety"): Case(
-        Permission.upload_data, "/safety", SEE_OTHER, files=lambda role: {"file": ("s.json", _safety(), "application/json")}
+        Permission.upload_data,
+        "/safety",
+        SEE_OTHER,
+        files=lambda role: {"file": ("s.json", _safety(), "application/json")},
     ),
     ("GET", "/safety/{upload_id}"): Case(Permission.read_uploads, "/safety/1", OK),
     ("GET", "/kinetics"): Case(Permission.read_uploads, "/kinetics", OK),
     ("POST", "/kinetics"): Case(
-        Permission.upload_data, "/kinetics", SEE_OTHER, files=lambda role: {"file": ("k.csv", _csv(), "text/csv")}
+        Permission.upload_data,
+        "/kinetics",
+        SEE_OTHER,
+        files=lambda role: {"file": ("k.csv", _csv(), "text/csv")},
     ),
     ("GET", "/kinetics/{upload_id}"): Case(Permission.read_uploads, "/kinetics/2", OK),
     ("GET", "/kinetics/{upload_id}/report"): Case(Permission.read_uploads, "/kinetics/2/report", OK),
     ("GET", "/admin/users"): Case(Permission.manage_accounts, "/admin/users", OK),
-    ("POST", "/admin/users"): Case(Permission.manage_accounts, "/admin/users", frozenset({422}), body=lambda role: {"username": "x"}),
+    ("POST", "/admin/users"): Case(
+        Permission.manage_accounts, "/admin/users", frozenset({422}), body=lambda role: {"username": "x"}
+    ),
     ("POST", "/admin/users/{username}/role"): Case(
-        Permission.manage_accounts, "/admin/users/nobody/role", frozenset({404}), body=lambda role: {"role": "monitor", "reason": "matrix"}
+        Permission.manage_accounts,
+        "/admin/users/nobody/role",
+        frozenset({404}),
+        body=lambda role: {"role": "monitor", "reason": "matrix"},
     ),
     ("POST", "/admin/users/{username}/disable"): Case(
-        Permission.manage_accounts, "/admin/users/nobody/disable", frozenset({404}), body=lambda role: {"reason": "matrix"}
+        Permission.manage_accounts,
+        "/admin/users/nobody/disable",
+        frozenset({404}),
+        body=lambda role: {"reason": "matrix"},
     ),
     # the JSON API
-    ("POST", "/api/v1/tokens"): Case(PUBLIC, "/api/v1/tokens", frozenset({401}), "public", body=lambda role: {"username": "nobody", "password": "wrong"}),
+    ("POST", "/api/v1/tokens"): Case(
+        PUBLIC,
+        "/api/v1/tokens",
+        frozenset({401}),
+        "public",
+        body=lambda role: {"username": "nobody", "password": "wrong"},
+    ),
     ("POST", "/api/v1/candidates"): Case(
-        Permission.edit_candidates, "/api/v1/candidates", frozenset({201}), "api", body=lambda role: example_as("eligible", f"MX-API-{role}")
+        Permission.edit_candidates,
+        "/api/v1/candidates",
+        frozenset({201}),
+        "api",
+        body=lambda role: example_as("eligible", f"MX-API-{role}"),
     ),
     ("GET", "/api/v1/candidates"): Case(Permission.read_candidates, "/api/v1/candidates", OK, "api"),
-    ("GET", "/api/v1/candidates/{candidate_id}"): Case(Permission.read_candidates, f"/api/v1/candidates/{C}", OK, "api"),
+    ("GET", "/api/v1/candidates/{candidate_id}"): Case(
+        Permission.read_candidates, f"/api/v1/candidates/{C}", OK, "api"
+    ),
     ("PUT", "/api/v1/candidates/{candidate_id}"): Case(
         Permission.edit_candidates,
         f"/api/v1/candidates/{C}",
@@ -129,12 +187,18 @@ MATRIX: dict[tuple[str, str], Case] = {
         "api",
         body=lambda role: {"record": example_as("incomplete", C), "base_version": 99, "reason": "matrix"},
     ),
-    ("GET", "/api/v1/candidates/{candidate_id}/versions"): Case(Permission.read_candidates, f"/api/v1/candidates/{C}/versions", OK, "api"),
+    ("GET", "/api/v1/candidates/{candidate_id}/versions"): Case(
+        Permission.read_candidates, f"/api/v1/candidates/{C}/versions", OK, "api"
+    ),
     ("GET", "/api/v1/candidates/{candidate_id}/diff"): Case(
         Permission.read_candidates, f"/api/v1/candidates/{C}/diff?old=1&new=1", OK, "api"
     ),
     ("POST", "/api/v1/candidates/{candidate_id}/signatures"): Case(
-        Permission.sign, f"/api/v1/candidates/{C}/signatures", frozenset({401}), "api", body=lambda role: {"password": "wrong", "meaning": "x"}
+        Permission.sign,
+        f"/api/v1/candidates/{C}/signatures",
+        frozenset({401}),
+        "api",
+        body=lambda role: {"password": "wrong", "meaning": "x"},
     ),
     ("POST", "/api/v1/candidates/{candidate_id}/status"): Case(
         Permission.change_status,
@@ -143,9 +207,13 @@ MATRIX: dict[tuple[str, str], Case] = {
         "api",
         body=lambda role: {"status": "enrolled", "effective_date": "2026-03-02", "reason": "matrix"},
     ),
-    ("GET", "/api/v1/candidates/{candidate_id}/audit"): Case(Permission.read_audit, f"/api/v1/candidates/{C}/audit", OK, "api"),
+    ("GET", "/api/v1/candidates/{candidate_id}/audit"): Case(
+        Permission.read_audit, f"/api/v1/candidates/{C}/audit", OK, "api"
+    ),
     ("GET", "/api/v1/audit"): Case(Permission.read_audit, "/api/v1/audit", OK, "api"),
-    ("GET", "/api/v1/screening-log"): Case(Permission.read_screening_log, "/api/v1/screening-log?format=csv", OK, "api"),
+    ("GET", "/api/v1/screening-log"): Case(
+        Permission.read_screening_log, "/api/v1/screening-log?format=csv", OK, "api"
+    ),
 }
 
 
@@ -161,7 +229,9 @@ def seeded(app: FastAPI, tokens: dict[str, str]) -> None:
     """The candidate and uploads the matrix's paths name."""
     client = TestClient(app)
     auth = {"Authorization": f"Bearer {tokens['coordinator']}"}
-    assert client.post("/api/v1/candidates", json=example_as("incomplete", C), headers=auth).status_code == 201
+    assert (
+        client.post("/api/v1/candidates", json=example_as("incomplete", C), headers=auth).status_code == 201
+    )
     from nmocart.db import uploads
     from nmocart.db.accounts import lookup_token
 
@@ -172,7 +242,12 @@ def seeded(app: FastAPI, tokens: dict[str, str]) -> None:
 
 
 def _call(
-    case: Case, method: str, client: TestClient, role: str | None, browsers: dict[str, Browser], tokens: dict[str, str]
+    case: Case,
+    method: str,
+    client: TestClient,
+    role: str | None,
+    browsers: dict[str, Browser],
+    tokens: dict[str, str],
 ) -> int:
     kwargs: dict[str, Any] = {}
     if case.kind == "api" or case.path.startswith("/api/"):
@@ -190,7 +265,7 @@ def _call(
     response = client.request("GET" if method == "MOUNT" else method, case.path, **kwargs)
     if response.status_code == 303 and role is None:
         assert response.headers["location"].startswith("/login"), response.headers["location"]
-    return response.status_code
+    return int(response.status_code)
 
 
 @pytest.mark.parametrize("who", [*ROLES, None], ids=[*ROLES, "anonymous"])
@@ -200,7 +275,9 @@ def test_role_by_route(
     """Each role gets the permitted outcome or 403; anonymous gets 401 (or the sign-in page)."""
     failures = []
     # signing out ends the session the other page calls use: do it last
-    for (method, template), case in sorted(MATRIX.items(), key=lambda item: (item[0] == ("POST", "/logout"), item[0])):
+    for (method, template), case in sorted(
+        MATRIX.items(), key=lambda item: (item[0] == ("POST", "/logout"), item[0])
+    ):
         if who is None:
             client = TestClient(app, follow_redirects=False)
         elif case.kind == "page":
@@ -217,5 +294,7 @@ def test_role_by_route(
         else:
             expected = frozenset({403})
         if status not in expected:
-            failures.append(f"{method} {template} as {who or 'anonymous'}: {status}, expected {sorted(expected)}")
+            failures.append(
+                f"{method} {template} as {who or 'anonymous'}: {status}, expected {sorted(expected)}"
+            )
     assert failures == []

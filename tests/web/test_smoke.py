@@ -11,7 +11,11 @@ def test_create_and_view(app: FastAPI, browsers: dict[str, Browser], tokens: dic
     from fastapi.testclient import TestClient
 
     api = TestClient(app)
-    r = api.post("/api/v1/candidates", json=example_as("incomplete", "SMOKE-1"), headers={"Authorization": f"Bearer {tokens['coordinator']}"})
+    r = api.post(
+        "/api/v1/candidates",
+        json=example_as("incomplete", "SMOKE-1"),
+        headers={"Authorization": f"Bearer {tokens['coordinator']}"},
+    )
     assert r.status_code == 201, r.text
     page = browsers["coordinator"].client.get("/candidates/SMOKE-1")
     assert page.status_code == 200, page.text

@@ -1,5 +1,7 @@
-"""Safety grades, swimmer plot, NCA table and kinetics plots for uploaded data, through the
-existing engines (``grade_subject``, ``compute_nca``) and report code (``nmocart.reports``).
+"""Safety grades, swimmer plot, NCA table and kinetics plots of uploaded data.
+
+Computed by the existing engines (``grade_subject``, ``compute_nca``) and report code
+(``nmocart.reports``).
 
 Results depend only on the uploaded bytes, so they are cached by the upload's SHA-256.
 """

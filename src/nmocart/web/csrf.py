@@ -19,4 +19,8 @@ LOGIN_COOKIE = "nmocart_login_csrf"
 
 def token_matches(expected: str, presented: str | None) -> bool:
     """Whether ``presented`` equals the expected token (constant-time comparison)."""
-    return bool(expected) and presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
+    return (
+        bool(expected)
+        and presented is not None
+        and hmac.compare_digest(expected.encode(), presented.encode())
+    )

@@ -17,7 +17,7 @@ from nmocart.db.accounts import Actor, lookup_session, lookup_token
 from nmocart.db.database import Database
 from nmocart.db.roles import Permission
 from nmocart.web import csrf
-from nmocart.web.errors import CsrfRejected, LoginRequired, NotAllowed
+from nmocart.web.errors import CsrfRejectedError, LoginRequiredError, NotAllowedError
 from nmocart.web.settings import WebSettings
 
 SESSION_COOKIE = "nmocart_session"
@@ -49,13 +49,15 @@ async def current_actor(request: Request, db: DbDep) -> Actor:
         scheme, _, token = authorization.partition(" ")
         actor = lookup_token(db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if actor is None:
-            raise LoginRequired("Authorization: the bearer token is unknown or expired; get one from POST /api/v1/tokens")
+            raise LoginRequiredError(
+                "Authorization: the bearer token is unknown or expired; get one from POST /api/v1/tokens"
+            )
         request.state.user = actor
         return actor
     cookie = request.cookies.get(SESSION_COOKIE)
     info = lookup_session(db, cookie) if cookie else None
     if info is None:
-        raise LoginRequired("not signed in (or the session ended after inactivity); sign in again")
+        raise LoginRequiredError("not signed in (or the session ended after inactivity); sign in again")
     request.state.user = info.actor
     request.state.csrf_token = info.csrf_token
     if request.method not in _SAFE_METHODS:
@@ -67,7 +69,9 @@ async def current_actor(request: Request, db: DbDep) -> Actor:
             value = form.get(csrf.FORM_FIELD)
             presented = value if isinstance(value, str) else None
         if not csrf.token_matches(info.csrf_token, presented):
-            raise CsrfRejected("csrf_token: the form's security token is missing or stale; reload the page and try again")
+            raise CsrfRejectedError(
+                "csrf_token: the form's security token is missing or stale; reload the page and try again"
+            )
     return info.actor
 
 
@@ -79,13 +83,8 @@ def require(permission: Permission) -> Callable[..., object]:
 
     async def check(actor: ActorDep) -> Actor:
         if not actor.can(permission):
-            raise NotAllowed(f"role {actor.role} may not {permission.value.replace('_', ' ')}")
+            raise NotAllowedError(f"role {actor.role} may not {permission.value.replace('_', ' ')}")
         return actor
 
     check.__name__ = f"require_{permission.value}"
     return check
-
-
-def needs(permission: Permission) -> object:
-    """``Annotated`` metadata: ``Annotated[Actor, needs(Permission.sign)]``."""
-    return Depends(require(permission))

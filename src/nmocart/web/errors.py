@@ -26,25 +26,25 @@ class WebError(Exception):
     status = 400
 
 
-class LoginRequired(WebError):
+class LoginRequiredError(WebError):
     """No valid session cookie or bearer token."""
 
     status = 401
 
 
-class NotAllowed(WebError):
+class NotAllowedError(WebError):
     """The role does not hold the permission the route needs."""
 
     status = 403
 
 
-class CsrfRejected(WebError):
+class CsrfRejectedError(WebError):
     """A state-changing browser request without the session's CSRF token."""
 
     status = 403
 
 
-class BadInput(WebError):
+class BadInputError(WebError):
     """A request the web layer cannot use (names the field and the fix)."""
 
     status = 422
@@ -68,7 +68,12 @@ def error_response(request: Request, status: int, message: str) -> Response:
     heading = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Changed meanwhile"}.get(
         status, "Cannot do that"
     )
-    return render(request, "error.html.j2", {"heading": heading, "message": message, "title": heading}, status_code=status)
+    return render(
+        request,
+        "error.html.j2",
+        {"heading": heading, "message": message, "title": heading},
+        status_code=status,
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -106,5 +111,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-        return error_response(request, 500, "internal error; the request was not completed and nothing was saved")
+        log.error(
+            "unexpected error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc
+        )
+        return error_response(
+            request, 500, "internal error; the request was not completed and nothing was saved"
+        )

@@ -52,17 +52,28 @@ def flow_svg(flow: ConsortFlow) -> str:
     parts.append(_arrow(centre, side_y + side_h // 2, side_x, side_y + side_h // 2))
     next_y = side_y + side_h + 30
     parts.append(_arrow(centre, top, centre, next_y))
-    box, h = _box(main_x, next_y, main_w, [f"Still in screening (n={flow.in_screening})", "screening, eligible or consented"])
+    box, h = _box(
+        main_x,
+        next_y,
+        main_w,
+        [f"Still in screening (n={flow.in_screening})", "screening, eligible or consented"],
+    )
     parts.append(box)
     enrolled_y = next_y + h + 40
     parts.append(_arrow(centre, next_y + h, centre, enrolled_y))
-    box, h = _box(main_x, enrolled_y, main_w, [f"Enrolled (n={flow.enrolled})", f"withdrawn after enrolment: {flow.withdrawn_after_enrolment}"])
+    box, h = _box(
+        main_x,
+        enrolled_y,
+        main_w,
+        [f"Enrolled (n={flow.enrolled})", f"withdrawn after enrolment: {flow.withdrawn_after_enrolment}"],
+    )
     parts.append(box)
     height = enrolled_y + h + 20
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'role="img" aria-labelledby="flow-title" font-family="DejaVu Sans, Arial, sans-serif" font-size="14">\n'
-        "<title id=\"flow-title\">Screening flow: assessed, excluded by reason, enrolled</title>\n"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="flow-title" '
+        'font-family="DejaVu Sans, Arial, sans-serif" font-size="14">\n'
+        '<title id="flow-title">Screening flow: assessed, excluded by reason, enrolled</title>\n'
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#14325c"/></marker></defs>\n'
         + "\n".join(parts)

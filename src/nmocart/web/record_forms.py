@@ -132,7 +132,9 @@ SECTIONS: dict[str, Section] = {
         model_fields(rec.ScreeningRecord, _SCALARS),
     ),
     **{name: Section(name, title, "list", model_fields(model)) for name, title, model in _LIST_SECTIONS},
-    "investigator": Section("investigator", "Investigator's assessment", "object", model_fields(rec.Investigator)),
+    "investigator": Section(
+        "investigator", "Investigator's assessment", "object", model_fields(rec.Investigator)
+    ),
 }
 """Every section of the record, in the record's order."""
 
@@ -221,7 +223,9 @@ def apply_edit(
         else:
             del items[index]
     else:
-        raise EditError(f"action: {action!r} is not one of add, update, remove, save, collected-empty, not-collected")
+        raise EditError(
+            f"action: {action!r} is not one of add, update, remove, save, collected-empty, not-collected"
+        )
     new[section.name] = items
     return new
 

@@ -51,7 +51,9 @@ def verdict_tally(result: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(word, counts[word]) for word in order if counts[word]]
 
 
-def form_errors(problems: Sequence[str], section: Section, index: int | None) -> tuple[dict[str, str], list[str]]:
+def form_errors(
+    problems: Sequence[str], section: Section, index: int | None
+) -> tuple[dict[str, str], list[str]]:
     """Validation lines mapped to this form's inputs, and every line for the summary."""
     errors: dict[str, str] = {}
     for problem in problems:

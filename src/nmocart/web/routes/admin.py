@@ -1,5 +1,7 @@
-"""Account administration (admins only): list, add, change role, disable. Admins see no
-candidate data beyond the screening log."""
+"""Account administration (admins only): list, add, change role, disable.
+
+Admins see no candidate data beyond the screening log.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 Admin = Annotated[Actor, Depends(require(Permission.manage_accounts))]
 
 
-def _page(request: Request, db: DbDep, actor: Actor, problems: list[str] | None = None, status_code: int = 200) -> Response:
+def _page(
+    request: Request, db: DbDep, actor: Actor, problems: list[str] | None = None, status_code: int = 200
+) -> Response:
     users = accounts.list_users(db, actor)
     return render(
         request,

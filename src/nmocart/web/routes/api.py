@@ -20,7 +20,7 @@ from nmocart.db.accounts import Actor, issue_token
 from nmocart.db.roles import Permission
 from nmocart.screening.record import ScreeningRecord
 from nmocart.web.deps import DbDep, require
-from nmocart.web.errors import BadInput
+from nmocart.web.errors import BadInputError
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -114,7 +114,7 @@ _RECORD_BODY = {
 async def _json_body(request: Request) -> bytes:
     body = await request.body()
     if not body.strip():
-        raise BadInput("(record): the request body is empty; send the screening record as JSON")
+        raise BadInputError("(record): the request body is empty; send the screening record as JSON")
     return body
 
 
@@ -157,7 +157,10 @@ def get_candidate(
 def update_candidate(db: DbDep, actor: Editor, candidate_id: str, body: CandidateUpdate) -> dict[str, object]:
     """Save a new version (a reason is required); 409 when ``base_version`` is not the latest."""
     if body.record.get("candidate_id", candidate_id) != candidate_id:
-        raise BadInput(f"record.candidate_id: {body.record.get('candidate_id')!r} differs from the URL's {candidate_id!r}")
+        raise BadInputError(
+            f"record.candidate_id: {body.record.get('candidate_id')!r} differs from the URL's "
+            f"{candidate_id!r}; send the record of this candidate"
+        )
     view = cands.save_version(db, actor, candidate_id, body.record, body.base_version, body.reason)
     return {"candidate_id": view.candidate_id, "version": view.version, "result": view.result}
 
@@ -191,14 +194,18 @@ def diff(
     return [c.as_dict() for c in cands.diff_versions(db, actor, candidate_id, old, new)]
 
 
-@router.post("/candidates/{candidate_id}/signatures", status_code=201, responses=_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/candidates/{candidate_id}/signatures", status_code=201, responses=_responses(401, 403, 404, 409, 422)
+)
 def sign(db: DbDep, actor: Signer, candidate_id: str, body: SignatureRequest) -> JSONResponse:
     """Sign the latest version's decision (investigators; the password is re-verified)."""
     view = signatures.sign(db, actor, candidate_id, body.password, body.meaning, body.version)
     return _created(view.as_dict())
 
 
-@router.post("/candidates/{candidate_id}/status", status_code=201, responses=_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/candidates/{candidate_id}/status", status_code=201, responses=_responses(401, 403, 404, 409, 422)
+)
 def change_status(db: DbDep, actor: StatusChanger, candidate_id: str, body: StatusRequest) -> JSONResponse:
     """Record a screening-log status change (investigators)."""
     event = log.change_status(db, actor, candidate_id, body.status, body.effective_date, body.reason)
@@ -242,9 +249,7 @@ def audit_entries(
         200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}},
     },
 )
-def screening_log(
-    db: DbDep, actor: LogReader, format: Literal["json", "csv"] = "json"
-) -> Response:
+def screening_log(db: DbDep, actor: LogReader, format: Literal["json", "csv"] = "json") -> Response:
     """The screening log as JSON (default) or CSV (``?format=csv``)."""
     rows = log.screening_log(db, actor)
     if format == "csv":
@@ -255,4 +260,3 @@ def screening_log(
 def record_schema() -> dict[str, Any]:
     """The screening record's JSON Schema, for the OpenAPI components."""
     return ScreeningRecord.model_json_schema(ref_template="#/components/schemas/{model}")
-

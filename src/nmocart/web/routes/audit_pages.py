@@ -13,7 +13,7 @@ from nmocart.db import audit
 from nmocart.db.accounts import Actor
 from nmocart.db.roles import Permission
 from nmocart.web.deps import DbDep, require
-from nmocart.web.errors import BadInput
+from nmocart.web.errors import BadInputError
 from nmocart.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,10 +29,12 @@ def _date(name: str, text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"{name}: {text!r} is not a date; write YYYY-MM-DD") from None
+        raise BadInputError(f"{name}: {text!r} is not a date; write YYYY-MM-DD") from None
 
 
-def audit_filter(candidate: str = "", user: str = "", date_from: str = "", date_to: str = "") -> audit.AuditFilter:
+def audit_filter(
+    candidate: str = "", user: str = "", date_from: str = "", date_to: str = ""
+) -> audit.AuditFilter:
     """The filter the query string describes (blank = no filter)."""
     return audit.AuditFilter(
         candidate_id=candidate.strip() or None,
@@ -65,7 +67,9 @@ def audit_page(request: Request, db: DbDep, actor: AuditReader, where: Filter) -
     rows = audit.audit_trail(db, actor, where)
     truncated = len(rows) > PAGE_ROWS
     shown = rows[-PAGE_ROWS:]
-    params = {k: v for k, v in request.query_params.items() if k in ("candidate", "user", "date_from", "date_to")}
+    params = {
+        k: v for k, v in request.query_params.items() if k in ("candidate", "user", "date_from", "date_to")
+    }
     return render(
         request,
         "audit.html.j2",

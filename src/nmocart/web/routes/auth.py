@@ -12,7 +12,7 @@ from nmocart.db.accounts import Actor, authenticate, create_session, end_session
 from nmocart.db.errors import AuthenticationError
 from nmocart.web import csrf
 from nmocart.web.deps import SESSION_COOKIE, ActorDep, DbDep, get_settings
-from nmocart.web.errors import CsrfRejected
+from nmocart.web.errors import CsrfRejectedError
 from nmocart.web.pages import render
 from nmocart.web.settings import WebSettings
 
@@ -24,7 +24,9 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
-def _login_page(request: Request, settings: WebSettings, next_path: str, username: str, error: str | None) -> Response:
+def _login_page(
+    request: Request, settings: WebSettings, next_path: str, username: str, error: str | None
+) -> Response:
     token = secrets.token_urlsafe(32)
     request.state.csrf_token = token
     flashes = [("error", error)] if error else []
@@ -36,13 +38,20 @@ def _login_page(request: Request, settings: WebSettings, next_path: str, usernam
         flashes=flashes,
     )
     response.set_cookie(
-        csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
+        csrf.LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/login",
     )
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, settings: Annotated[WebSettings, Depends(get_settings)], next: str = "/") -> Response:
+def login_form(
+    request: Request, settings: Annotated[WebSettings, Depends(get_settings)], next: str = "/"
+) -> Response:
     """The sign-in form."""
     return _login_page(request, settings, _safe_next(next), "", None)
 
@@ -59,7 +68,9 @@ def login(
 ) -> Response:
     """Check the password (with lockout) and start a server-side session."""
     if not csrf.token_matches(request.cookies.get(csrf.LOGIN_COOKIE, ""), csrf_token):
-        raise CsrfRejected("csrf_token: the sign-in form's security token is missing or stale; reload the page")
+        raise CsrfRejectedError(
+            "csrf_token: the sign-in form's security token is missing or stale; reload the page"
+        )
     try:
         actor = authenticate(db, username.strip(), password)
     except AuthenticationError as exc:
@@ -67,7 +78,12 @@ def login(
     grant = create_session(db, actor)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, grant.token, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/"
+        SESSION_COOKIE,
+        grant.token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/",
     )
     response.delete_cookie(csrf.LOGIN_COOKIE, path="/login")
     return response

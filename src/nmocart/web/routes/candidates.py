@@ -1,5 +1,7 @@
-"""Candidate pages: list, create (upload or form), checklist, record, versions, diff, section
-forms, sign-off and status changes. Each route checks one permission and calls ``nmocart.db``."""
+"""Candidate pages: create, checklist, record, versions, diff, section forms, sign-off, status.
+
+Each route checks one permission and calls ``nmocart.db``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputEr
 from nmocart.db.roles import Permission
 from nmocart.kernel.errors import readable_id
 from nmocart.web.deps import DbDep, require
-from nmocart.web.errors import BadInput
+from nmocart.web.errors import BadInputError
 from nmocart.web.pages import render
 from nmocart.web.record_forms import NESTED_ROWS, SECTIONS, EditError, apply_edit, form_values, model_fields
 from nmocart.web.views import form_errors, todo_items, verdict_tally
@@ -110,21 +112,32 @@ async def upload_records(request: Request, db: DbDep, actor: Editor, records: Up
     name = records.filename or "upload.json"
     content = await records.read()
     if name.lower().endswith(NDJSON_SUFFIXES):
-        items = [(f"{name}:{n}", line) for n, line in enumerate(content.split(b"\n"), start=1) if line.strip()]
+        items = [
+            (f"{name}:{n}", line) for n, line in enumerate(content.split(b"\n"), start=1) if line.strip()
+        ]
     else:
         items = [(name, content)]
     if not items:
-        raise BadInput(f"{name}: the file is empty; choose a .json record or an .ndjson file with one record per line")
+        raise BadInputError(
+            f"{name}: the file is empty; choose a .json record or an .ndjson file with one record per line"
+        )
     report: list[dict[str, Any]] = []
     for source, payload in items:
         try:
             view = cands.create_candidate(db, actor, payload)
         except (InvalidInputError, ConflictError) as exc:
             report.append(
-                {"source": source, "ok": False, "candidate_id": readable_id(payload, "candidate_id"), "error": str(exc)}
+                {
+                    "source": source,
+                    "ok": False,
+                    "candidate_id": readable_id(payload, "candidate_id"),
+                    "error": str(exc),
+                }
             )
             continue
-        report.append({"source": source, "ok": True, "candidate_id": view.candidate_id, "decision": view.decision})
+        report.append(
+            {"source": source, "ok": True, "candidate_id": view.candidate_id, "decision": view.decision}
+        )
     failed = any(not line["ok"] for line in report)
     return _new_page(request, upload_report=report, status_code=422 if failed and len(report) == 1 else 200)
 
@@ -197,7 +210,9 @@ def checklist(request: Request, db: DbDep, actor: Reader, candidate_id: str) -> 
 
 
 @router.get("/{candidate_id}/versions/{version}", response_class=HTMLResponse)
-def checklist_of_version(request: Request, db: DbDep, actor: Reader, candidate_id: str, version: int) -> Response:
+def checklist_of_version(
+    request: Request, db: DbDep, actor: Reader, candidate_id: str, version: int
+) -> Response:
     """The checklist of an earlier (or the current) version."""
     return _checklist(request, db, actor, candidate_id, version)
 
@@ -253,7 +268,13 @@ def diff(request: Request, db: DbDep, actor: Reader, candidate_id: str, a: int, 
     return render(
         request,
         "diff.html.j2",
-        {"title": f"Changes {candidate_id}", "cand": {"candidate_id": candidate_id}, "a": a, "b": b, "changes": changes},
+        {
+            "title": f"Changes {candidate_id}",
+            "cand": {"candidate_id": candidate_id},
+            "a": a,
+            "b": b,
+            "changes": changes,
+        },
     )
 
 
@@ -279,7 +300,11 @@ def _edit_page(
         "section_edit.html.j2",
         {
             "title": f"Edit {section.title}",
-            "cand": {"candidate_id": view.candidate_id, "version": view.latest_version, "decision": view.decision},
+            "cand": {
+                "candidate_id": view.candidate_id,
+                "version": view.latest_version,
+                "decision": view.decision,
+            },
             "record": view.record,
             "section": section,
             "sections": SECTIONS,
@@ -324,13 +349,15 @@ def edit_form(
 
 
 @router.post("/{candidate_id}/edit/{section}")
-async def save_section(request: Request, db: DbDep, actor: Editor, candidate_id: str, section: str) -> Response:
+async def save_section(
+    request: Request, db: DbDep, actor: Editor, candidate_id: str, section: str
+) -> Response:
     """Apply one form action to the base version's record, save it as a new version and screen it."""
     name = _section(section)
     form = _form_text(await request.form())
     base_text = form.get("base_version", "")
     if not base_text.isdigit():
-        raise BadInput("base_version: missing or not a whole number; reload the form and try again")
+        raise BadInputError("base_version: missing or not a whole number; reload the form and try again")
     base = int(base_text)
     index_text = form.get("index", "")
     index = int(index_text) if index_text.isdigit() else None
@@ -345,7 +372,9 @@ async def save_section(request: Request, db: DbDep, actor: Editor, candidate_id:
         errors, lines = form_errors(problems, SECTIONS[name], index if action == "update" else None)
         if action == "add":
             errors, lines = form_errors(problems, SECTIONS[name], len(base_view.record.get(name) or []))
-        return _edit_page(request, base_view, name, index if action == "update" else None, form, errors, lines, reason, 422)
+        return _edit_page(
+            request, base_view, name, index if action == "update" else None, form, errors, lines, reason, 422
+        )
     return _redirect(f"/candidates/{candidate_id}?saved={saved.version}")
 
 
@@ -356,7 +385,9 @@ def sign_form(request: Request, db: DbDep, actor: Signer, candidate_id: str) -> 
     return _sign_page(request, view, None)
 
 
-def _sign_page(request: Request, view: cands.VersionView, error: str | None, status_code: int = 200) -> Response:
+def _sign_page(
+    request: Request, view: cands.VersionView, error: str | None, status_code: int = 200
+) -> Response:
     return render(
         request,
         "sign.html.j2",
@@ -436,6 +467,6 @@ def change_status(
     try:
         day = dt.date.fromisoformat(effective_date)
     except ValueError:
-        raise BadInput(f"effective_date: {effective_date!r} is not a date; write YYYY-MM-DD") from None
+        raise BadInputError(f"effective_date: {effective_date!r} is not a date; write YYYY-MM-DD") from None
     log.change_status(db, actor, candidate_id, status, day, reason)
     return _redirect(f"/candidates/{candidate_id}/status")

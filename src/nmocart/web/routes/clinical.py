@@ -1,11 +1,13 @@
-"""Safety and kinetics: upload a subject's safety record or a kinetics CSV; show the grades,
-swimmer plot, NCA table and plots through the existing engines and report code."""
+"""Safety and kinetics uploads, shown through the existing engines and report code.
+
+A subject's safety record gives grades and the swimmer plot; a kinetics CSV the NCA table
+and plots.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import jinja2
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -15,36 +17,26 @@ from nmocart.db.errors import InvalidInputError
 from nmocart.db.roles import Permission
 from nmocart.web.clinical import ClinicalInputError, KineticsView, kinetics_view, safety_view
 from nmocart.web.deps import DbDep, require
-from nmocart.web.errors import BadInput
-from nmocart.web.pages import render
+from nmocart.web.errors import BadInputError
+from nmocart.web.pages import environment, render
 
 router = APIRouter(include_in_schema=False)
 
 UploadReader = Annotated[Actor, Depends(require(Permission.read_uploads))]
 Uploader = Annotated[Actor, Depends(require(Permission.upload_data))]
 
-_FRAGMENTS = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_TABLES = _FRAGMENTS.from_string(
-    """{% for t in tables %}<h2>{{ t.title }}</h2><div class="scroll"><table><thead><tr>
-{% for h in t.header %}<th scope="col">{{ h }}</th>{% endfor %}</tr></thead><tbody>
-{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}
-</tbody></table></div>{% if t.note %}<p class="muted">{{ t.note }}</p>{% endif %}{% endfor %}"""
-)
-_SWIMMER = _FRAGMENTS.from_string(
-    """<h2>Swimmer plot</h2><figure class="scroll">{{ svg|safe }}<figcaption class="muted">CRS (upper bar) and
-ICANS (lower, hatched) grade by study day; drawn by the safety report code.</figcaption></figure>"""
-)
-_NCA = _FRAGMENTS.from_string(
-    """<p class="no-print"><a class="button secondary" href="/kinetics/{{ upload_id }}/report">Full NCA report (HTML)</a></p>
-<h2>NCA table</h2><div class="scroll"><table><thead><tr>{% for h in header %}<th scope="col">{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell if cell != "" else "not estimable" }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>
-<h2>Plots</h2>{% for caption, data in figures %}<figure><img src="data:image/png;base64,{{ data }}" alt="{{ caption }}" style="max-width:100%">
-<figcaption class="muted">{{ caption }}</figcaption></figure>{% endfor %}"""
-)
+
+def _fragment(template: str, **context: object) -> str:
+    return environment().get_template(template).render(context)
 
 
 def _listing(
-    request: Request, db: DbDep, actor: Actor, kind: str, problems: list[str] | None = None, status_code: int = 200
+    request: Request,
+    db: DbDep,
+    actor: Actor,
+    kind: str,
+    problems: list[str] | None = None,
+    status_code: int = 200,
 ) -> Response:
     rows = uploads.list_uploads(db, actor, kind)
     extra = ""
@@ -55,16 +47,17 @@ def _listing(
         contents = [uploads.get_upload(db, actor, i).content or b"" for i in sorted(latest.values())]
         view = safety_view(contents)
         extra = (
-            f"<p class=\"muted\">Study tables over the latest upload of each of {len(latest)} subject(s).</p>"
-            + _SWIMMER.render(svg=view.swimmer_svg)
-            + _TABLES.render(tables=view.tables)
+            f'<p class="muted">Study tables over the latest upload of each of {len(latest)} subject(s).</p>'
+            + _fragment("safety_view.html.j2", svg=view.swimmer_svg, tables=view.tables)
         )
     return render(
         request,
         "uploads.html.j2",
         {
             "title": kind.capitalize(),
-            "heading": "Safety: grades and swimmer plot" if kind == "safety" else "Kinetics: non-compartmental analysis",
+            "heading": "Safety: grades and swimmer plot"
+            if kind == "safety"
+            else "Kinetics: non-compartmental analysis",
             "base": f"/{kind}",
             "uploads": [
                 {
@@ -78,7 +71,9 @@ def _listing(
                 for u in rows
             ],
             "can_upload": actor.can(Permission.upload_data),
-            "file_label": "a subject's safety record (.json)" if kind == "safety" else "a kinetics samples CSV",
+            "file_label": "a subject's safety record (.json)"
+            if kind == "safety"
+            else "a kinetics samples CSV",
             "accept": ".json,application/json" if kind == "safety" else ".csv,text/csv",
             "problems": problems or [],
             "extra_html": extra,
@@ -99,7 +94,9 @@ async def _store(request: Request, db: DbDep, actor: Actor, kind: str, file: Upl
 def _upload(db: DbDep, actor: Actor, kind: str, upload_id: int) -> uploads.UploadView:
     found = uploads.get_upload(db, actor, upload_id)
     if found.kind.value != kind:
-        raise BadInput(f"upload: {upload_id} is a {found.kind.value} upload; open it under /{found.kind.value}")
+        raise BadInputError(
+            f"upload: {upload_id} is a {found.kind.value} upload; open it under /{found.kind.value}"
+        )
     return found
 
 
@@ -122,8 +119,8 @@ def safety_detail(request: Request, db: DbDep, actor: UploadReader, upload_id: i
     try:
         view = safety_view([found.content or b""])
     except ClinicalInputError as exc:
-        raise BadInput("; ".join(exc.problems)) from None
-    body = _SWIMMER.render(svg=view.swimmer_svg) + _TABLES.render(tables=view.tables)
+        raise BadInputError("; ".join(exc.problems)) from None
+    body = _fragment("safety_view.html.j2", svg=view.swimmer_svg, tables=view.tables)
     return _detail(request, found, f"Safety · subject {found.label}", "/safety", body)
 
 
@@ -163,7 +160,9 @@ def kinetics_detail(request: Request, db: DbDep, actor: UploadReader, upload_id:
     """The NCA table and plots of one CSV."""
     found = _upload(db, actor, "kinetics", upload_id)
     view = _kinetics(found)
-    body = _NCA.render(upload_id=upload_id, header=view.header, rows=view.rows, figures=view.figures)
+    body = _fragment(
+        "nca_view.html.j2", upload_id=upload_id, header=view.header, rows=view.rows, figures=view.figures
+    )
     return _detail(request, found, f"Kinetics · {found.filename}", "/kinetics", body)
 
 
@@ -178,7 +177,7 @@ def _kinetics(found: uploads.UploadView) -> KineticsView:
     try:
         return kinetics_view(found.content or b"", found.filename)
     except ClinicalInputError as exc:
-        raise BadInput("; ".join(exc.problems)) from None
+        raise BadInputError("; ".join(exc.problems)) from None
 
 
 __all__ = ["router"]
