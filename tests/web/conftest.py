@@ -112,7 +112,10 @@ class Browser:
 
     def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
         """A form POST carrying the CSRF token."""
-        return self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
+        response: httpx.Response = self.client.post(
+            path, data={"csrf_token": self.csrf, **(data or {})}, **kwargs
+        )
+        return response
 
 
 def sign_in(app: FastAPI, username: str, password: str) -> Browser:
