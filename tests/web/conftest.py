@@ -159,10 +159,10 @@ def example(name: str) -> bytes:
     return example_bytes(name)
 
 
-def example_as(name: str, candidate_id: str) -> dict[str, object]:
+def example_as(name: str, candidate_id: str) -> dict[str, Any]:
     """A shipped example under another candidate id."""
     import orjson
 
-    record: dict[str, object] = orjson.loads(example(name))
+    record: dict[str, Any] = orjson.loads(example(name))
     record["candidate_id"] = candidate_id
     return record
