@@ -117,7 +117,7 @@ def test_form_errors_are_the_cli_messages(browsers: dict[str, Browser]) -> None:
     record["labs"] = [
         *record["labs"],
         {"date": "2026-02-25", "test": "creatinine", "value": 80, "unit": "mmol/L"},
-    ]  # type: ignore[misc]
+    ]
     with pytest.raises(RecordError) as cli:
         parse_record(orjson.dumps(record))
     message = cli.value.problems[0]
@@ -186,9 +186,7 @@ def test_script_in_candidate_text_renders_as_text(browsers: dict[str, Browser]) 
     coordinator = browsers["coordinator"]
     record = example_as("incomplete", "PG-XSS-1")
     record["investigator"] = {"notes": "<script>alert(1)</script>"}
-    record["medications"] = [
-        {**record["medications"][0], "name": '"><img src=x onerror=alert(2)>'}
-    ]
+    record["medications"] = [{**record["medications"][0], "name": '"><img src=x onerror=alert(2)>'}]
     _upload(coordinator, "x.json", orjson.dumps(record))
     for path in ("/candidates/PG-XSS-1/versions/1/record", "/candidates/PG-XSS-1/edit/medications?index=0"):
         page = coordinator.client.get(path).text
