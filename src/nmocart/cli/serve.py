@@ -7,8 +7,10 @@ cleanly on SIGTERM/SIGINT: it finishes the requests in flight, then exits 0.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -31,13 +33,19 @@ def serve(
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="postgresql+psycopg://USER@HOST:PORT/DB (or NMOCART_DATABASE_URL)."),
+        typer.Option(
+            "--database-url", help="postgresql+psycopg://USER@HOST:PORT/DB (or NMOCART_DATABASE_URL)."
+        ),
     ] = None,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed a demo study (accounts, examples, safety, kinetics) into a fresh database.")
+        bool,
+        typer.Option(
+            "--demo", help="Seed a demo study (accounts, examples, safety, kinetics) into a fresh database."
+        ),
     ] = False,
     secure_cookies: Annotated[
-        bool, typer.Option("--secure-cookies", help="Mark the session cookie Secure (when served over https).")
+        bool,
+        typer.Option("--secure-cookies", help="Mark the session cookie Secure (when served over https)."),
     ] = False,
 ) -> None:
     """Run the study web application (pages and the JSON API under /api/v1)."""
@@ -67,14 +75,34 @@ def serve(
             db.dispose()
             raise _fail("--demo: the database already holds data; give a fresh --data-dir (or omit --demo)")
         created = seed_demo(db)
-        sys.stdout.write("Demo study seeded. Accounts (passwords shown once, stored only as argon2id hashes):\n")
+        sys.stdout.write(
+            "Demo study seeded. Accounts (passwords shown once, stored only as argon2id hashes):\n"
+        )
         for account in created:
-            sys.stdout.write(f"  {account.username:<13} role {account.role:<13} password {account.password}\n")
+            sys.stdout.write(
+                f"  {account.username:<13} role {account.role:<13} password {account.password}\n"
+            )
         sys.stdout.flush()
     app = create_app(WebSettings(database_url=url, secure_cookies=secure_cookies), db=db)
     sys.stdout.write(f"nmocart serving on http://{host}:{port}/  (Ctrl-C or SIGTERM to stop)\n")
     sys.stdout.flush()
+    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then re-raises the signal
+    # to the handler in place before it started: make that a clean exit with status 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+        )
+    except _StoppedError:
+        sys.stdout.write("nmocart serve stopped.\n")
     finally:
         db.dispose()
+
+
+class _StoppedError(Exception):
+    """Raised by the stop-signal handler once uvicorn has shut down gracefully."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _StoppedError(signum)
