@@ -50,6 +50,7 @@ def environment() -> jinja2.Environment:
     env.globals["verdict_class"] = VERDICT_CLASS
     env.filters["anchor"] = pointer_anchor
     env.filters["shown"] = shown
+    env.filters["audit_value"] = lambda value: "—" if value is None else shown(value)
     env.globals["static"] = lambda name: f"/static/{name}?v={STATIC_VERSION}"
     return env
 
