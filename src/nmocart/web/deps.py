@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from nmocart.db.accounts import Actor, lookup_session, lookup_token
 from nmocart.db.database import Database
@@ -21,6 +21,11 @@ from nmocart.web.errors import CsrfRejectedError, LoginRequiredError, NotAllowed
 from nmocart.web.settings import WebSettings
 
 SESSION_COOKIE = "nmocart_session"
+MAX_NUMBER = 2**31 - 1
+"""Largest version, upload or item number a request may name (a 32-bit database integer)."""
+VersionPath = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
+VersionQuery = Annotated[int, Query(ge=1, le=MAX_NUMBER)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -19,7 +19,7 @@ from nmocart.db import screening_log as log
 from nmocart.db.accounts import Actor, issue_token
 from nmocart.db.roles import Permission
 from nmocart.screening.record import ScreeningRecord
-from nmocart.web.deps import DbDep, require
+from nmocart.web.deps import MAX_NUMBER, DbDep, VersionQuery, require
 from nmocart.web.errors import BadInputError
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -72,7 +72,7 @@ class CandidateUpdate(_Strict):
     """A new version: the full record, the version it was edited from, and why."""
 
     record: dict[str, Any] = Field(description="The whole screening record (schema ScreeningRecord).")
-    base_version: int = Field(ge=1)
+    base_version: int = Field(ge=1, le=MAX_NUMBER)
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -81,7 +81,9 @@ class SignatureRequest(_Strict):
 
     password: str = Field(max_length=1024)
     meaning: str = Field(max_length=500)
-    version: int | None = Field(default=None, ge=1, description="The version signed (default: the latest).")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_NUMBER, description="The version signed (default: the latest)."
+    )
 
 
 class StatusRequest(_Strict):
@@ -147,7 +149,10 @@ def list_candidates(db: DbDep, actor: Reader) -> list[dict[str, Any]]:
 
 @router.get("/candidates/{candidate_id}", responses=_responses(401, 403, 404))
 def get_candidate(
-    db: DbDep, actor: Reader, candidate_id: str, version: Annotated[int | None, Query(ge=1)] = None
+    db: DbDep,
+    actor: Reader,
+    candidate_id: str,
+    version: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
 ) -> dict[str, object]:
     """The current (or a given) version: record, result, signatures and provenance."""
     return cands.get_version(db, actor, candidate_id, version).as_dict()
@@ -187,8 +192,8 @@ def diff(
     db: DbDep,
     actor: Reader,
     candidate_id: str,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int, Query(ge=1)],
+    old: VersionQuery,
+    new: VersionQuery,
 ) -> list[dict[str, object]]:
     """Field-by-field changes between two versions (JSON Pointer paths)."""
     return [c.as_dict() for c in cands.diff_versions(db, actor, candidate_id, old, new)]
@@ -235,7 +240,7 @@ def audit_entries(
     since: dt.date | None = None,
     until: dt.date | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
 ) -> list[dict[str, object]]:
     """Audit entries in sequence order, filtered by candidate, user and UTC date range."""
     where = audit.AuditFilter(candidate, user, since, until, limit, offset)

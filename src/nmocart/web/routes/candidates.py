@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmocart.db import candidates as cands
@@ -18,7 +18,7 @@ from nmocart.db.accounts import Actor
 from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 from nmocart.db.roles import Permission
 from nmocart.kernel.errors import readable_id
-from nmocart.web.deps import DbDep, require
+from nmocart.web.deps import MAX_NUMBER, DbDep, VersionPath, VersionQuery, require
 from nmocart.web.errors import BadInputError
 from nmocart.web.pages import render
 from nmocart.web.record_forms import NESTED_ROWS, SECTIONS, EditError, apply_edit, form_values, model_fields
@@ -211,14 +211,16 @@ def checklist(request: Request, db: DbDep, actor: Reader, candidate_id: str) -> 
 
 @router.get("/{candidate_id}/versions/{version}", response_class=HTMLResponse)
 def checklist_of_version(
-    request: Request, db: DbDep, actor: Reader, candidate_id: str, version: int
+    request: Request, db: DbDep, actor: Reader, candidate_id: str, version: VersionPath
 ) -> Response:
     """The checklist of an earlier (or the current) version."""
     return _checklist(request, db, actor, candidate_id, version)
 
 
 @router.get("/{candidate_id}/versions/{version}/record", response_class=HTMLResponse)
-def record_view(request: Request, db: DbDep, actor: Reader, candidate_id: str, version: int) -> Response:
+def record_view(
+    request: Request, db: DbDep, actor: Reader, candidate_id: str, version: VersionPath
+) -> Response:
     """One version's record, each item with the anchor that evidence pointers link to."""
     view = cands.get_version(db, actor, candidate_id, version)
     return render(
@@ -262,7 +264,9 @@ def versions(request: Request, db: DbDep, actor: Reader, candidate_id: str) -> R
 
 
 @router.get("/{candidate_id}/diff", response_class=HTMLResponse)
-def diff(request: Request, db: DbDep, actor: Reader, candidate_id: str, a: int, b: int) -> Response:
+def diff(
+    request: Request, db: DbDep, actor: Reader, candidate_id: str, a: VersionQuery, b: VersionQuery
+) -> Response:
     """Field-by-field changes between two versions (JSON Pointer, old value, new value)."""
     changes = cands.diff_versions(db, actor, candidate_id, a, b)
     return render(
@@ -328,7 +332,12 @@ def _section(name: str) -> str:
 
 @router.get("/{candidate_id}/edit/{section}", response_class=HTMLResponse)
 def edit_form(
-    request: Request, db: DbDep, actor: Editor, candidate_id: str, section: str, index: int | None = None
+    request: Request,
+    db: DbDep,
+    actor: Editor,
+    candidate_id: str,
+    section: str,
+    index: Annotated[int | None, Query(ge=0, le=MAX_NUMBER)] = None,
 ) -> Response:
     """A section's form: its items with edit links, and the add (or edit) form."""
     name = _section(section)
@@ -356,11 +365,11 @@ async def save_section(
     name = _section(section)
     form = _form_text(await request.form())
     base_text = form.get("base_version", "")
-    if not base_text.isdigit():
+    if not base_text.isdigit() or not 1 <= int(base_text) <= MAX_NUMBER:
         raise BadInputError("base_version: missing or not a whole number; reload the form and try again")
     base = int(base_text)
     index_text = form.get("index", "")
-    index = int(index_text) if index_text.isdigit() else None
+    index = int(index_text) if index_text.isdigit() and int(index_text) <= MAX_NUMBER else None
     action = form.get("action", "")
     reason = form.get("reason", "")
     base_view = cands.get_version(db, actor, candidate_id, base)
@@ -410,7 +419,7 @@ def sign(
     candidate_id: str,
     password: Annotated[str, Form()] = "",
     meaning: Annotated[str, Form()] = "",
-    version: Annotated[int, Form()] = 0,
+    version: Annotated[int, Form(ge=0, le=MAX_NUMBER)] = 0,
 ) -> Response:
     """Sign the version shown (re-verifying the password); a newer version is a conflict."""
     try:

@@ -16,7 +16,7 @@ from nmocart.db.accounts import Actor
 from nmocart.db.errors import InvalidInputError
 from nmocart.db.roles import Permission
 from nmocart.web.clinical import ClinicalInputError, KineticsView, kinetics_view, safety_view
-from nmocart.web.deps import DbDep, require
+from nmocart.web.deps import DbDep, IdPath, require
 from nmocart.web.errors import BadInputError
 from nmocart.web.pages import environment, render
 
@@ -113,7 +113,7 @@ async def safety_upload(request: Request, db: DbDep, actor: Uploader, file: Uplo
 
 
 @router.get("/safety/{upload_id}", response_class=HTMLResponse)
-def safety_detail(request: Request, db: DbDep, actor: UploadReader, upload_id: int) -> Response:
+def safety_detail(request: Request, db: DbDep, actor: UploadReader, upload_id: IdPath) -> Response:
     """One subject's grades and swimmer plot."""
     found = _upload(db, actor, "safety", upload_id)
     try:
@@ -156,7 +156,7 @@ async def kinetics_upload(request: Request, db: DbDep, actor: Uploader, file: Up
 
 
 @router.get("/kinetics/{upload_id}", response_class=HTMLResponse)
-def kinetics_detail(request: Request, db: DbDep, actor: UploadReader, upload_id: int) -> Response:
+def kinetics_detail(request: Request, db: DbDep, actor: UploadReader, upload_id: IdPath) -> Response:
     """The NCA table and plots of one CSV."""
     found = _upload(db, actor, "kinetics", upload_id)
     view = _kinetics(found)
@@ -167,7 +167,7 @@ def kinetics_detail(request: Request, db: DbDep, actor: UploadReader, upload_id:
 
 
 @router.get("/kinetics/{upload_id}/report", response_class=HTMLResponse)
-def kinetics_report(db: DbDep, actor: UploadReader, upload_id: int) -> Response:
+def kinetics_report(db: DbDep, actor: UploadReader, upload_id: IdPath) -> Response:
     """The report code's self-contained NCA report for one CSV."""
     view = _kinetics(_upload(db, actor, "kinetics", upload_id))
     return HTMLResponse(view.report_html, headers={"Cache-Control": "no-store"})
