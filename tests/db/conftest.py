@@ -142,3 +142,19 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID)
     monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
+
+
+def kinetics_csv(subjects: int = 2) -> bytes:
+    """A small seeded synthetic kinetics samples CSV (the demo's generator)."""
+    from nmocart.kinetics import stein
+
+    return stein.to_csv(stein.simulate(subjects, 7)).encode()
+
+
+def safety_record() -> bytes:
+    """One seeded synthetic safety record (the demo's generator) as JSON."""
+    import orjson
+
+    from nmocart.safety.synthetic import synthetic_study
+
+    return orjson.dumps(next(iter(synthetic_study(1, seed=7))))

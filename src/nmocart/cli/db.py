@@ -21,7 +21,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from nmocart.db import accounts, audit
-from nmocart.db.database import Database, database_url, make_engine, open_database, upgrade
+from nmocart.db.database import Database, database_url, make_engine, one_line, open_database, upgrade
 from nmocart.db.errors import DatabaseError
 from nmocart.db.roles import Role
 
@@ -75,7 +75,7 @@ def _database(data_dir: Path | None, url: str | None) -> Iterator[Database]:
     except DatabaseError as exc:
         raise _fail(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise _fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise _fail(f"database error: {one_line(exc)}") from None
     finally:
         db.dispose()
 
@@ -90,7 +90,7 @@ def db_upgrade(data_dir: DataDirOption = None, database_url_option: UrlOption = 
     try:
         before, after = upgrade(engine)
     except SQLAlchemyError as exc:
-        raise _fail(f"cannot migrate the database: {str(exc).splitlines()[0]}") from None
+        raise _fail(f"cannot migrate the database: {one_line(exc)}") from None
     finally:
         engine.dispose()
     if before == after:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, String, literal_column, select
 from sqlalchemy.orm import Session
 
 from nmocart.db.database import Database
@@ -49,8 +49,14 @@ def canonical_json(value: object) -> str:
 
 
 def timestamp_text(moment: dt.datetime) -> str:
-    """A UTC instant as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, sorts as time)."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A UTC instant as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, sorts as time).
+
+    A naive datetime is taken as UTC (how SQLite stores the audit times).
+    """
+    offset = moment.utcoffset()
+    if offset is not None:
+        moment = (moment - offset).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
 
 
 def entry_hash(
@@ -66,10 +72,36 @@ def entry_hash(
     previous_hash: str,
 ) -> str:
     """The SHA-256 of one entry's canonical serialisation (see the module docstring)."""
+    return _hash_of(
+        sequence,
+        timestamp_text(recorded_at),
+        actor,
+        entity,
+        entity_id,
+        candidate_id,
+        action,
+        changes,
+        reason,
+        previous_hash,
+    )
+
+
+def _hash_of(
+    sequence: int,
+    recorded_at: str,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    candidate_id: str | None,
+    action: str,
+    changes: str,
+    reason: str | None,
+    previous_hash: str,
+) -> str:
     payload = orjson.dumps(
         [
             sequence,
-            timestamp_text(recorded_at),
+            recorded_at,
             actor,
             entity,
             entity_id,
@@ -144,9 +176,23 @@ class ChainReport:
         return self.problem is None
 
 
+_RECORDED_TEXT = {
+    # the canonical time text computed by the database itself: no per-row conversion in Python
+    "postgresql": "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    # SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC here)
+    "sqlite": "replace(recorded_at, ' ', 'T') || 'Z'",
+}
+
+
+def _verify_columns(dialect: str) -> tuple[Any, ...]:
+    return (
+        AuditEntry.sequence,
+        literal_column(_RECORDED_TEXT[dialect], String),
+        *_VERIFY_COLUMNS,
+    )
+
+
 _VERIFY_COLUMNS = (
-    AuditEntry.sequence,
-    AuditEntry.recorded_at,
     AuditEntry.actor,
     AuditEntry.entity,
     AuditEntry.entity_id,
@@ -165,15 +211,19 @@ def verify_chain(engine: Engine, batch: int = 20_000) -> ChainReport:
     Checks, per entry: the sequence number follows the one before, ``previous_hash`` equals
     the previous entry's hash, and the stored hash equals the recomputed one. At the end the
     head row must name the last entry (so removing entries from the end is detected too).
+    Everything is read in one snapshot (REPEATABLE READ on PostgreSQL, one read transaction on
+    SQLite), so entries appended while it runs cannot confuse it.
     """
     expected_previous = GENESIS_HASH
     expected_sequence = 1
     count = 0
-    with engine.connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=batch).execute(
-            select(*_VERIFY_COLUMNS).order_by(AuditEntry.sequence)
-        )
-        for row in rows:
+    options: dict[str, Any] = {"stream_results": True, "yield_per": batch}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        head = connection.execute(select(AuditHead.last_sequence, AuditHead.last_hash)).first()
+        rows = connection.execute(select(*_verify_columns(engine.dialect.name)).order_by(AuditEntry.sequence))
+        for row in (row for partition in rows.partitions() for row in partition):
             sequence = row[0]
             if sequence != expected_sequence:
                 return ChainReport(
@@ -188,7 +238,7 @@ def verify_chain(engine: Engine, batch: int = 20_000) -> ChainReport:
                     sequence,
                     f"entry {sequence}: previous_hash does not match the hash of entry {sequence - 1}",
                 )
-            digest = entry_hash(*row[:10])
+            digest = _hash_of(*row[:10])
             if digest != row[10]:
                 return ChainReport(
                     count, sequence, f"entry {sequence}: content does not match its hash (altered)"
@@ -197,7 +247,6 @@ def verify_chain(engine: Engine, batch: int = 20_000) -> ChainReport:
             expected_sequence += 1
             count += 1
         rows.close()
-        head = connection.execute(select(AuditHead.last_sequence, AuditHead.last_hash)).first()
     if head is None:
         return ChainReport(count, None, "the audit head row is missing")
     if head[0] != count or head[1] != expected_previous:

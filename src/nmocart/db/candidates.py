@@ -93,7 +93,10 @@ _ABSENT = object()
 
 
 def json_diff(old: Any, new: Any, path: str = "") -> list[FieldChange]:
-    """Field-by-field differences, objects by key (sorted) and arrays by index."""
+    """Field-by-field differences, objects by key (sorted) and arrays by index.
+
+    Paths are JSON Pointers (RFC 6901): ``""`` is the whole document, ``/labs/0/value`` a field.
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[FieldChange] = []
         for key in sorted(old.keys() | new.keys()):
@@ -108,7 +111,7 @@ def json_diff(old: Any, new: Any, path: str = "") -> list[FieldChange]:
         return out
     if old == new and type(old) is type(new):
         return []
-    return [FieldChange(path or "/", "changed", old, new)]
+    return [FieldChange(path, "changed", old, new)]
 
 
 def _diff_member(old: Any, new: Any, path: str) -> list[FieldChange]:
@@ -453,7 +456,7 @@ def signatures_of(
         .where(Signature.version_id.in_(version_ids))
         .order_by(Signature.id)
     )
-    for signature, username, number in rows.tuples():
+    for signature, username, number in rows:
         out[signature.version_id].append(
             SignatureView(
                 candidate.candidate_id,
@@ -536,7 +539,7 @@ def list_versions(db: Database, actor: Actor, candidate_id: str) -> list[Version
             VersionSummary(
                 v.version, v.saved_at, username, v.reason, v.decision, v.record_sha256, v.version in signed
             )
-            for v, username in rows.tuples()
+            for v, username in rows
         ]
 
 
@@ -567,7 +570,7 @@ def list_candidates(db: Database, actor: Actor) -> list[CandidateSummary]:
             CandidateSummary(
                 c.candidate_id, c.latest_version, v.decision, c.status, v.screening_date, v.saved_at
             )
-            for c, v in rows.tuples()
+            for c, v in sorted(rows, key=lambda pair: pair[0].candidate_id)
         ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nmocart.db.errors import InvalidInputError, NotMigratedError
@@ -191,6 +191,12 @@ def open_database(
     return db
 
 
+def one_line(exc: BaseException) -> str:
+    """A database driver's error as one line (the driver's own message, white space collapsed)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return " ".join(str(cause).split()) or type(cause).__name__
+
+
 def upgrade_hint(data_dir: Path | None, url: str | None) -> str:
     """The ``nmocart db upgrade`` command line matching the options the user gave."""
     if url is not None:
@@ -234,7 +240,7 @@ def check_at_head(engine: Engine, hint: str = "nmocart db upgrade") -> None:
         current = current_revision(engine)
     except Exception as exc:
         raise NotMigratedError(
-            f"cannot open the database ({type(exc).__name__}: {exc}); check the URL"
+            f"cannot open the database ({one_line(exc)}); check the URL and that the server is running"
         ) from None
     if current != head_revision():
         state = "empty" if current is None else f"at revision {current}"

@@ -218,19 +218,15 @@ def screening_log(db: Database, actor: Actor) -> list[LogRow]:
     """Every candidate's log line, by candidate id (admins may read it too)."""
     with db.read() as session:
         require(session, actor, Permission.read_screening_log)
-        latest = (
-            session.execute(
-                select(Candidate, CandidateVersion)
-                .join(
-                    CandidateVersion,
-                    (CandidateVersion.candidate_pk == Candidate.id)
-                    & (CandidateVersion.version == Candidate.latest_version),
-                )
-                .order_by(Candidate.candidate_id)
+        latest = session.execute(
+            select(Candidate, CandidateVersion)
+            .join(
+                CandidateVersion,
+                (CandidateVersion.candidate_pk == Candidate.id)
+                & (CandidateVersion.version == Candidate.latest_version),
             )
-            .tuples()
-            .all()
-        )
+            .order_by(Candidate.candidate_id)
+        ).all()
         signed_ids = set(session.scalars(select(Signature.version_id)))
         history: dict[int, list[StatusEvent]] = {}
         events = session.execute(
@@ -238,7 +234,7 @@ def screening_log(db: Database, actor: Actor) -> list[LogRow]:
             .join(User, User.id == StatusChange.changed_by)
             .order_by(StatusChange.id)
         )
-        for change, username in events.tuples():
+        for change, username in events:
             history.setdefault(change.candidate_pk, []).append(
                 StatusEvent(
                     change.old_status,
@@ -250,7 +246,8 @@ def screening_log(db: Database, actor: Actor) -> list[LogRow]:
                 )
             )
         rows = []
-        for candidate, version in latest:
+        # sorted here, not by the database's collation: same order on every backend and locale
+        for candidate, version in sorted(latest, key=lambda pair: pair[0].candidate_id):
             own = history.get(candidate.id, [])
             dates: dict[str, dt.date] = {}
             for event in own:

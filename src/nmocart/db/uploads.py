@@ -144,7 +144,7 @@ def list_uploads(db: Database, actor: Actor, kind: str | None = None) -> list[Up
         rows = session.execute(statement.order_by(Upload.id))
         return [
             UploadView(i, UploadKind(k), label, filename, sha, int(size), at, who)
-            for i, k, label, filename, sha, size, at, who in rows.tuples()
+            for i, k, label, filename, sha, size, at, who in rows
         ]
 
 
