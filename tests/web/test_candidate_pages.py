@@ -270,3 +270,47 @@ def test_pages_need_a_session(app: FastAPI) -> None:
     response = anonymous.get("/candidates?x=1")
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=%2Fcandidates%3Fx%3D1"
+
+
+def test_status_changes_are_investigator_actions_with_history(
+    browsers: dict[str, Browser], passwords: dict[str, str]
+) -> None:
+    investigator = browsers["investigator"]
+    _upload(investigator, "e.json", orjson.dumps(example_as("eligible", "PG-ST-1")))
+    meaning = "I confirm the eligibility decision: eligible"
+    investigator.post(
+        "/candidates/PG-ST-1/sign",
+        {"password": passwords["investigator"], "meaning": meaning, "version": "1"},
+    )
+    form = investigator.client.get("/candidates/PG-ST-1/status").text
+    assert '<option value="eligible">' in form
+    assert '<option value="enrolled">' not in form  # not allowed straight from screening
+    changed = investigator.post(
+        "/candidates/PG-ST-1/status",
+        {"status": "eligible", "effective_date": "2026-03-03", "reason": "signed eligible"},
+    )
+    assert changed.status_code == 303
+    history = investigator.client.get("/candidates/PG-ST-1/status").text
+    assert "signed eligible" in history
+    assert "2026-03-03" in history
+    bad_date = investigator.post(
+        "/candidates/PG-ST-1/status", {"status": "consented", "effective_date": "03/04/2026", "reason": "x"}
+    )
+    assert bad_date.status_code == 422
+    assert "effective_date" in bad_date.text
+    log = investigator.client.get("/screening-log.csv").text
+    row = next(line for line in log.splitlines() if line.startswith("PG-ST-1,"))
+    assert ",eligible," in row
+
+
+def test_upload_size_is_limited(app: FastAPI, database_url: str, passwords: dict[str, str]) -> None:
+    from nmocart.web import WebSettings, create_app
+    from tests.web.conftest import sign_in
+
+    small = create_app(WebSettings(database_url=database_url, max_upload_bytes=1000), db=app.state.db)
+    browser = sign_in(small, "coordinator", passwords["coordinator"])
+    response = browser.post(
+        "/candidates/upload", files={"records": ("big.json", example("eligible"), "application/json")}
+    )
+    assert response.status_code == 422
+    assert "big.json: larger than" in response.text

@@ -18,7 +18,7 @@ from nmocart.db.accounts import Actor
 from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 from nmocart.db.roles import Permission
 from nmocart.kernel.errors import readable_id
-from nmocart.web.deps import MAX_NUMBER, DbDep, VersionPath, VersionQuery, require
+from nmocart.web.deps import MAX_NUMBER, DbDep, VersionPath, VersionQuery, get_settings, require
 from nmocart.web.errors import BadInputError
 from nmocart.web.pages import render
 from nmocart.web.record_forms import NESTED_ROWS, SECTIONS, EditError, apply_edit, form_values, model_fields
@@ -110,7 +110,10 @@ async def create_from_form(request: Request, db: DbDep, actor: Editor) -> Respon
 async def upload_records(request: Request, db: DbDep, actor: Editor, records: UploadFile) -> Response:
     """Create candidates from a JSON record or NDJSON lines; a bad line is reported, the rest go on."""
     name = records.filename or "upload.json"
-    content = await records.read()
+    limit = get_settings(request).max_upload_bytes
+    content = await records.read(limit + 1)
+    if len(content) > limit:
+        raise BadInputError(f"{name}: larger than {limit // (1024 * 1024)} MiB; split it into several files")
     if name.lower().endswith(NDJSON_SUFFIXES):
         items = [
             (f"{name}:{n}", line) for n, line in enumerate(content.split(b"\n"), start=1) if line.strip()
