@@ -156,6 +156,13 @@ def test_disabled_accounts_cannot_log_in_or_act(db: Database, coordinator: Actor
     grant = accounts.create_session(db, coordinator)
     token = accounts.issue_token(db, "coordinator", PASSWORDS["coordinator"])
     accounts.disable_user(db, OPERATOR, "coordinator", "left the study")
+    entry = audit.audit_trail(db, OPERATOR)[-1]
+    assert (entry.action, entry.reason) == ("disable", "left the study")
+    assert {c["field"]: c["new"] for c in entry.changes} == {
+        "active": False,
+        "sessions_ended": 1,
+        "tokens_revoked": 1,
+    }
     with pytest.raises(AuthenticationError, match="disabled"):
         accounts.authenticate(db, "coordinator", PASSWORDS["coordinator"])
     assert accounts.lookup_session(db, grant.token) is None
@@ -207,6 +214,7 @@ def test_sessions_end_at_the_absolute_limit_and_at_logout(
     accounts.end_session(db, other.token)
     accounts.end_session(db, other.token)
     assert accounts.lookup_session(db, other.token) is None
+    assert [r.action for r in audit.audit_trail(db, OPERATOR)].count("logout") == 1
 
 
 def test_api_tokens_expire_and_are_stored_hashed(db: Database, clock: Clock, monitor: Actor) -> None:

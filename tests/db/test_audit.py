@@ -7,9 +7,12 @@ import datetime as dt
 import io
 import itertools
 import threading
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
@@ -225,3 +228,27 @@ def test_timestamp_text_is_fixed_width_utc() -> None:
     assert audit.timestamp_text(dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)) == (
         "2026-12-31T23:59:59.999999Z"
     )
+
+
+_entry_fields = st.tuples(
+    st.integers(1, 2**40),
+    st.datetimes(timezones=st.just(dt.UTC)),
+    st.text(max_size=8),
+    st.text(max_size=8),
+    st.text(max_size=8),
+    st.none() | st.text(max_size=8),
+    st.text(max_size=8),
+    st.text(max_size=16),
+    st.none() | st.text(max_size=8),
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+)
+
+
+@settings(max_examples=300)
+@given(_entry_fields, _entry_fields)
+def test_entry_hash_differs_whenever_any_field_differs(
+    first: tuple[Any, ...], second: tuple[Any, ...]
+) -> None:
+    """The canonical serialisation is unambiguous: no two different entries share a hash."""
+    same = first == second
+    assert (audit.entry_hash(*first) == audit.entry_hash(*second)) == same

@@ -274,7 +274,7 @@ def test_processes_racing_on_one_base_version_never_overwrite(db: Database, db_u
     coordinator = make_user(db, "coordinator")
     candidates.create_candidate(db, coordinator, example("eligible"))
     context = multiprocessing.get_context("spawn")
-    racers = 4
+    racers = 3
     barrier = context.Barrier(racers)
     results = context.Queue()
     record = orjson.loads(example("eligible"))

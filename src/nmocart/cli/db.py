@@ -114,7 +114,7 @@ def _read_password(password_stdin: bool) -> str:
 
 @user_app.command("add")
 def user_add(
-    name: Annotated[str, typer.Argument(help="User name (lower case, e.g. jdoe).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="User name (lower case, e.g. jdoe).")],
     role: Annotated[Role, typer.Option("--role", help="coordinator, investigator, monitor or admin.")],
     full_name: Annotated[
         str,
@@ -186,7 +186,7 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in th
 
 @user_app.command("disable")
 def user_disable(
-    name: Annotated[str, typer.Argument(help="User name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="User name.")],
     reason: ReasonOption,
     data_dir: DataDirOption = None,
     database_url_option: UrlOption = None,
@@ -199,8 +199,10 @@ def user_disable(
 
 @user_app.command("set-role")
 def user_set_role(
-    name: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[Role, typer.Argument(help="coordinator, investigator, monitor or admin.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="User name.")],
+    role: Annotated[
+        Role, typer.Argument(metavar="ROLE", help="coordinator, investigator, monitor or admin.")
+    ],
     reason: ReasonOption,
     data_dir: DataDirOption = None,
     database_url_option: UrlOption = None,

@@ -29,6 +29,7 @@ from nmocart.db.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    storable_text,
 )
 from nmocart.db.models import ApiToken, BrowserSession, User
 from nmocart.db.roles import POLICY, AccountPolicy, Permission, Role, allowed
@@ -197,7 +198,7 @@ def add_user(
             "starting with a letter"
         )
     chosen = _role(role)
-    full_name = full_name.strip()
+    full_name = storable_text("full name", full_name.strip())
     if not full_name:
         raise InvalidInputError("full name: empty; give the person's printed name (used in signatures)")
     _check_password_rules(password)
@@ -245,7 +246,7 @@ def list_users(db: Database, operator: Operator) -> list[UserInfo]:
 
 
 def _stored_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
+    user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFoundError(f"username: no account {username!r}; see nmocart user list")
     return user
@@ -254,7 +255,7 @@ def _stored_user(session: Session, username: str) -> User:
 def _need_reason(reason: str | None) -> str:
     if reason is None or not reason.strip():
         raise InvalidInputError("reason: required; say why")
-    return reason.strip()
+    return storable_text("reason", reason.strip())
 
 
 def disable_user(db: Database, operator: Operator, username: str, reason: str) -> UserInfo:
@@ -267,12 +268,12 @@ def disable_user(db: Database, operator: Operator, username: str, reason: str) -
             raise ConflictError(f"username: {username!r} is already disabled")
         now = db.now()
         user.active = False
-        session.execute(
+        ended = session.execute(
             update(BrowserSession)
             .where(BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None))
             .values(ended_at=now)
         )
-        session.execute(
+        revoked = session.execute(
             update(ApiToken)
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=now)
@@ -284,11 +285,20 @@ def disable_user(db: Database, operator: Operator, username: str, reason: str) -
             entity="user",
             entity_id=username,
             action="disable",
-            changes=[{"field": "active", "old": True, "new": False}],
+            changes=[
+                {"field": "active", "old": True, "new": False},
+                {"field": "sessions_ended", "old": None, "new": _rowcount(ended)},
+                {"field": "tokens_revoked", "old": None, "new": _rowcount(revoked)},
+            ],
             reason=why,
             at=now,
         )
         return _info(user)
+
+
+def _rowcount(result: object) -> int:
+    count = getattr(result, "rowcount", 0)
+    return int(count) if isinstance(count, int) else 0
 
 
 def set_role(db: Database, operator: Operator, username: str, role: str, reason: str) -> UserInfo:
@@ -387,7 +397,7 @@ def _verify_hash(digest: str, password: str) -> bool:
 def authenticate(db: Database, username: str, password: str) -> Actor:
     """Check a user name and password with lockout; the returned actor is who acts."""
     with db.write() as session:
-        user = session.scalar(select(User).where(User.username == username))
+        user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
         failure = check_password(session, db, user, password, "login")
         if failure is None:
             assert user is not None
@@ -478,12 +488,26 @@ def lookup_session(db: Database, token: str) -> SessionInfo | None:
 
 
 def end_session(db: Database, token: str) -> None:
-    """Log out: end the session (idempotent)."""
+    """Log out: end the session (idempotent; the first call is audited)."""
     with db.write() as session:
-        session.execute(
-            update(BrowserSession)
+        row = session.execute(
+            select(BrowserSession, User)
+            .join(User)
             .where(BrowserSession.token_sha256 == _token_sha256(token), BrowserSession.ended_at.is_(None))
-            .values(ended_at=db.now())
+        ).first()
+        if row is None:
+            return
+        browser, user = row
+        browser.ended_at = db.now()
+        audit.append(
+            session,
+            db,
+            actor=user.username,
+            entity="user",
+            entity_id=user.username,
+            action="logout",
+            changes=[],
+            at=browser.ended_at,
         )
 
 

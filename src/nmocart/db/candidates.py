@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from nmocart.db import audit
 from nmocart.db.accounts import Actor, require
 from nmocart.db.database import Database
-from nmocart.db.errors import ConflictError, InvalidInputError, NotFoundError
+from nmocart.db.errors import ConflictError, InvalidInputError, NotFoundError, storable_text
 from nmocart.db.models import Candidate, CandidateVersion, Signature, StatusChange, User
 from nmocart.db.roles import Permission
 from nmocart.screening.eligibility import screen
@@ -229,7 +229,12 @@ class CandidateSummary:
 
 
 def find_candidate(session: Session, candidate_id: str) -> Candidate:
-    found = session.scalar(select(Candidate).where(Candidate.candidate_id == candidate_id))
+    """The candidate with this id, or :class:`NotFoundError`."""
+    found = (
+        None
+        if "\x00" in candidate_id
+        else session.scalar(select(Candidate).where(Candidate.candidate_id == candidate_id))
+    )
     if found is None:
         raise NotFoundError(f"candidate_id: no candidate {candidate_id!r}")
     return found
@@ -304,7 +309,7 @@ def create_candidate(
     Raises :class:`InvalidInputError` for an invalid record and :class:`ConflictError` if the id exists.
     """
     parsed = record if isinstance(record, ScreeningRecord) else parse_screening_record(record)
-    note = reason.strip() if reason is not None and reason.strip() else None
+    note = storable_text("reason", reason.strip()) if reason is not None and reason.strip() else None
     with db.write() as session:
         name = require(session, actor, Permission.edit_candidates)
         if session.scalar(select(Candidate.id).where(Candidate.candidate_id == parsed.candidate_id)):
@@ -383,7 +388,7 @@ def save_version(
     """
     if reason is None or not reason.strip():
         raise InvalidInputError("reason: required for a change after version 1; say why the record changes")
-    why = reason.strip()
+    why = storable_text("reason", reason.strip())
     parsed = record if isinstance(record, ScreeningRecord) else parse_screening_record(record)
     if parsed.candidate_id != candidate_id:
         raise InvalidInputError(

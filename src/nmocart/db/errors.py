@@ -15,6 +15,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "NotMigratedError",
+    "storable_text",
 ]
 
 
@@ -22,6 +23,17 @@ class DatabaseError(Exception):
     """Base of every error the study database raises on purpose; ``status`` is the HTTP analogue."""
 
     status = 400
+
+
+def storable_text(field: str, value: str) -> str:
+    """``value`` unchanged, or :class:`InvalidInputError` if it holds a NUL character.
+
+    PostgreSQL text cannot hold the NUL character; refusing it everywhere keeps both backends alike
+    and turns what would be a driver error into a message naming the field.
+    """
+    if "\x00" in value:
+        raise InvalidInputError(f"{field}: contains a NUL character (\\x00); remove it")
+    return value
 
 
 class InvalidInputError(DatabaseError):

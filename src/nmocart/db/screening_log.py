@@ -26,7 +26,7 @@ from nmocart.db import audit
 from nmocart.db.accounts import Actor, require
 from nmocart.db.candidates import find_candidate, stored_version
 from nmocart.db.database import Database
-from nmocart.db.errors import ConflictError, InvalidInputError
+from nmocart.db.errors import ConflictError, InvalidInputError, storable_text
 from nmocart.db.models import Candidate, CandidateVersion, Signature, StatusChange, User
 from nmocart.db.roles import Permission
 from nmocart.screening.protocol import CRITERION_ORDER
@@ -100,7 +100,7 @@ def change_status(
     target = _status(new_status)
     if reason is None or not reason.strip():
         raise InvalidInputError("reason: required for a status change; say why")
-    why = reason.strip()
+    why = storable_text("reason", reason.strip())
     with db.write() as session:
         name = require(session, actor, Permission.change_status)
         candidate = find_candidate(session, candidate_id)

@@ -16,7 +16,7 @@ from nmocart.db import audit
 from nmocart.db.accounts import Actor, check_password, require
 from nmocart.db.candidates import SignatureView, find_candidate, signatures_of, stored_version
 from nmocart.db.database import Database
-from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError
+from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError, storable_text
 from nmocart.db.models import CandidateVersion, Signature, User
 from nmocart.db.roles import Permission
 
@@ -42,7 +42,7 @@ def sign(
     roles, :class:`AuthenticationError` for a wrong password, :class:`InvalidInputError` for an
     empty meaning or one that names another decision.
     """
-    text = " ".join(meaning.split())
+    text = storable_text("meaning", " ".join(meaning.split()))
     if not text:
         raise InvalidInputError(
             f"meaning: empty; say what the signature means, e.g. {standard_meaning('eligible')!r}"

@@ -18,7 +18,7 @@ from nmocart.batch.safety import parse_record as parse_safety_record
 from nmocart.db import audit
 from nmocart.db.accounts import Actor, require
 from nmocart.db.database import Database
-from nmocart.db.errors import InvalidInputError, NotFoundError
+from nmocart.db.errors import InvalidInputError, NotFoundError, storable_text
 from nmocart.db.models import Upload, User
 from nmocart.db.roles import Permission
 from nmocart.kernel.errors import RecordError
@@ -83,14 +83,14 @@ def _validate(kind: UploadKind, content: bytes, filename: str) -> str:
 def store_upload(db: Database, actor: Actor, kind: str, filename: str, content: bytes) -> UploadView:
     """Validate and store one upload; refused with :class:`InvalidInputError` naming the problem."""
     chosen = _kind(kind)
-    name = filename.strip() or "upload"
+    name = storable_text("filename", filename.strip()) or "upload"
     if len(name) > 255:
         raise InvalidInputError("filename: longer than 255 characters; rename the file")
     if not content:
         raise InvalidInputError(f"{name}: the file is empty; choose the right file")
     if len(content) > MAX_UPLOAD_BYTES:
         raise InvalidInputError(f"{name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB; split it")
-    label = _validate(chosen, content, name)[:200]
+    label = storable_text("subject", _validate(chosen, content, name)[:200])
     digest = hashlib.sha256(content).hexdigest()
     with db.write() as session:
         who = require(session, actor, Permission.upload_data)
