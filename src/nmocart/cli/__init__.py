@@ -14,11 +14,14 @@ import typer
 from rich.console import Console
 
 from nmocart import batch
+from nmocart.batch import workbook
 from nmocart.batch.screening import evaluate_item, screen_item
+from nmocart.cli import cdisc as cdisc_cli
 from nmocart.cli import db as db_cli
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import safety as safety_cli
 from nmocart.cli import serve as serve_cli
+from nmocart.cli import template as template_cli
 from nmocart.reports import screening as screening_report
 from nmocart.screening.eligibility import ScreeningResult
 from nmocart.screening.protocol import Protocol, ProtocolError, load_protocol
@@ -37,6 +40,9 @@ app.add_typer(db_cli.db_app, name="db")
 app.add_typer(db_cli.user_app, name="user")
 app.add_typer(db_cli.audit_app, name="audit")
 app.command("serve")(serve_cli.serve)
+app.add_typer(cdisc_cli.app, name="cdisc")
+app.add_typer(template_cli.app, name="template")
+app.command("import")(template_cli.import_workbook)
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
@@ -96,7 +102,7 @@ def screen(
     files: Annotated[
         list[str],
         typer.Argument(
-            help="Record files (one JSON object each), .ndjson/.jsonl files, or - for NDJSON on stdin."
+            help="Record files (one JSON object each), .ndjson/.jsonl files, .xlsx workbooks, or - (stdin)."
         ),
     ],
     as_of: Annotated[
@@ -124,11 +130,11 @@ def screen(
     """
     protocol = _protocol(protocol_file)
     reference = _as_of(as_of)
-    single = len(files) == 1 and not batch.is_ndjson(files[0])
+    single = len(files) == 1 and not batch.is_ndjson(files[0]) and not workbook.is_workbook(files[0])
     if output_format is ScreenFormat.json and not single:
         show = sys.stderr.isatty() if progress is None else progress
         summary = batch.run_batch(
-            batch.iter_sources(files),
+            workbook.screening_sources(files),
             partial(evaluate_item, protocol, reference),
             sys.stdout.buffer,
             jobs=jobs,
@@ -146,7 +152,7 @@ def screen(
     results: list[ScreeningResult] = []
     sources: list[str] = []
     rejected = 0
-    for item in batch.iter_sources(files):
+    for item in workbook.screening_sources(files):
         outcome = screen_item(protocol, reference, item)
         if isinstance(outcome, ScreeningResult):
             results.append(outcome)

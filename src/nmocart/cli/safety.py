@@ -127,3 +127,33 @@ def report(
         sys.stdout.write(f"{path}\n")
     if rejected:
         raise typer.Exit(2)
+
+
+@app.command()
+def synth(
+    subjects: Annotated[int, typer.Option("--subjects", min=1, help="Number of synthetic subjects.")] = 12,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the generator.")] = 20240115,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="NDJSON file to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Write a seeded synthetic safety study as NDJSON: demonstration data, never clinical data.
+
+    The same subjects and seed give the same bytes (the generator of ``nmocart demo``).
+    """
+    from nmocart.cli.output_file import atomic_file
+    from nmocart.safety.synthetic import synthetic_study
+
+    if out is None:
+        for record in synthetic_study(subjects, seed=seed):
+            sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with atomic_file(out) as stream:
+            for record in synthetic_study(subjects, seed=seed):
+                stream.write(orjson.dumps(record) + b"\n")
+    except OSError as exc:
+        _err(f"error: --out {out}: cannot write: {exc.strerror or exc}; choose a writable path")
+        raise typer.Exit(2) from None
+    _err(f"wrote {out} ({subjects} subjects, seed {seed})")

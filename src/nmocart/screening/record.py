@@ -75,38 +75,46 @@ class Syndrome(BaseModel):
     """One core clinical syndrome of an attack and whether MRI met the 2015 IPND requirement."""
 
     model_config = _STRICT
-    type: SyndromeType
-    mri_requirements_met: bool | None = None
+    type: SyndromeType = Field(description="Core clinical syndrome of the attack (2015 IPND).")
+    mri_requirements_met: bool | None = Field(
+        default=None,
+        description="Whether MRI met the 2015 IPND additional requirement for this syndrome "
+        "(acute myelitis: LETM, a lesion over at least 3 contiguous segments, or 3 segments of atrophy).",
+    )
 
 
 class Attack(BaseModel):
     """A clinical attack: its onset and at least one core syndrome."""
 
     model_config = _STRICT
-    onset_date: dt.date
-    syndromes: tuple[Syndrome, ...] = Field(min_length=1)
+    onset_date: dt.date = Field(description="Onset date of the attack.")
+    syndromes: tuple[Syndrome, ...] = Field(min_length=1, description="Its core syndromes, at least one.")
 
 
 class AntibodyTest(BaseModel):
     """An AQP4-IgG or MOG-IgG test result."""
 
     model_config = _STRICT
-    date: dt.date
-    antibody: Literal["aqp4_igg", "mog_igg"]
-    method: Literal["cba", "elisa", "tissue_iif", "other"]
-    result: Literal["positive", "negative", "equivocal"]
-    titer: str | None = None
+    date: dt.date = Field(description="Date of the test.")
+    antibody: Literal["aqp4_igg", "mog_igg"] = Field(description="Antibody tested: AQP4-IgG or MOG-IgG.")
+    method: Literal["cba", "elisa", "tissue_iif", "other"] = Field(
+        description="Assay: cell-based assay, ELISA, tissue indirect immunofluorescence, other."
+    )
+    result: Literal["positive", "negative", "equivocal"] = Field(description="Result of the test.")
+    titer: str | None = Field(default=None, description="Titer as reported, e.g. 1:1000 (text).")
 
 
 class Medication(BaseModel):
     """A medication course; ``end_date`` None means ongoing. A rituximab infusion is one entry."""
 
     model_config = _STRICT
-    name: str = Field(min_length=1)
-    drug_class: DrugClass
-    route: Route | None = None
-    start_date: dt.date
-    end_date: dt.date | None = None
+    name: str = Field(min_length=1, description="Drug name as prescribed.")
+    drug_class: DrugClass = Field(description="Class of the drug, which the criteria use.")
+    route: Route | None = Field(default=None, description="Route of administration.")
+    start_date: dt.date = Field(description="First day of the course; for rituximab, the infusion date.")
+    end_date: dt.date | None = Field(
+        default=None, description="Last day of the course; null means ongoing (or a single infusion)."
+    )
 
     @field_validator("end_date")
     @classmethod
@@ -121,24 +129,28 @@ class Condition(BaseModel):
     """A medical-history item; ``active``, ``severe``, ``controlled`` may be unknown (null)."""
 
     model_config = _STRICT
-    name: str = Field(min_length=1)
-    category: ConditionCategory
-    onset_date: dt.date | None = None
-    active: bool | None = None
-    severe: bool | None = None
-    controlled: bool | None = None
+    name: str = Field(min_length=1, description="The condition as recorded in the history.")
+    category: ConditionCategory = Field(description="Category, which the criteria use.")
+    onset_date: dt.date | None = Field(default=None, description="Onset date; null when unknown.")
+    active: bool | None = Field(default=None, description="Active at screening; null when unknown.")
+    severe: bool | None = Field(default=None, description="Severe; null when unknown.")
+    controlled: bool | None = Field(default=None, description="Controlled by treatment; null when unknown.")
 
 
 class Lab(BaseModel):
     """A laboratory result: numeric (value, unit, upper_limit) or qualitative (result)."""
 
     model_config = _STRICT
-    date: dt.date
-    test: NumericTest | QualitativeTest
-    value: float | None = None
-    unit: str | None = None
-    upper_limit: float | None = None
-    result: PosNeg | None = None
+    date: dt.date = Field(description="Date the sample was taken.")
+    test: NumericTest | QualitativeTest = Field(
+        description="Numeric (creatinine, alt, ast, total_bilirubin) or qualitative (the others) test."
+    )
+    value: float | None = Field(default=None, description="Numeric tests: the result, 0 or more.")
+    unit: str | None = Field(default=None, description="Numeric tests: the unit of value and upper_limit.")
+    upper_limit: float | None = Field(
+        default=None, description="Numeric tests: the laboratory's upper limit of normal, in the same unit."
+    )
+    result: PosNeg | None = Field(default=None, description="Qualitative tests: positive or negative.")
 
     @model_validator(mode="after")
     def _fields_fit_the_test(self) -> Lab:
@@ -178,36 +190,45 @@ class PregnancyTest(BaseModel):
     """A urine or serum pregnancy test."""
 
     model_config = _STRICT
-    date: dt.date
-    specimen: Literal["urine", "serum"]
-    result: PosNeg
+    date: dt.date = Field(description="Date of the test.")
+    specimen: Literal["urine", "serum"] = Field(description="Specimen tested.")
+    result: PosNeg = Field(description="Result of the test.")
 
 
 class Ecg(BaseModel):
     """An ECG's corrected QT interval."""
 
     model_config = _STRICT
-    date: dt.date
-    qtc_ms: float = Field(gt=0, lt=1000)
-    correction: Literal["fridericia", "bazett", "other"] | None = None
+    date: dt.date = Field(description="Date of the ECG.")
+    qtc_ms: float = Field(gt=0, lt=1000, description="Corrected QT interval in milliseconds.")
+    correction: Literal["fridericia", "bazett", "other"] | None = Field(
+        default=None, description="QT correction formula; null when not stated."
+    )
 
 
 class TcellProliferation(BaseModel):
     """Fold expansion of the candidate's T cells under CD3/CD28 co-stimulation."""
 
     model_config = _STRICT
-    date: dt.date
-    fold_expansion: float = Field(ge=0)
+    date: dt.date = Field(description="Date of the assay.")
+    fold_expansion: float = Field(ge=0, description="Fold expansion of the T cells (a ratio, no unit).")
 
 
 class Investigator(BaseModel):
     """The investigator's attestations (each may be unknown) and free-text notes."""
 
     model_config = _STRICT
-    survival_over_12_weeks: bool | None = None
-    uncontrolled_disease: bool | None = None
-    other_risk: bool | None = None
-    notes: str | None = None
+    survival_over_12_weeks: bool | None = Field(
+        default=None, description="Investigator's estimate that survival exceeds 12 weeks."
+    )
+    uncontrolled_disease: bool | None = Field(
+        default=None,
+        description="Investigator judges a disease uncontrolled that makes the candidate unsuitable.",
+    )
+    other_risk: bool | None = Field(
+        default=None, description="Investigator judges another condition makes participation unsafe."
+    )
+    notes: str | None = Field(default=None, description="Free-text notes.")
 
 
 _WOMEN_ONLY = ("childbearing_potential", "pregnant", "lactating")
@@ -222,24 +243,34 @@ class ScreeningRecord(BaseModel):
         description="Screening number (1-64 of A-Za-z0-9._-), never a name.",
     )
     screening_date: dt.date = Field(description="The reference date unless an as-of date is given.")
-    planned_treatment_date: dt.date | None = None
-    sex: Sex
-    birth_date: dt.date | None = None
-    childbearing_potential: bool | None = None
-    pregnant: bool | None = None
-    lactating: bool | None = None
-    contraception_agreed: bool | None = None
-    disease_onset_date: dt.date | None = None
-    alternative_diagnoses_excluded: bool | None = None
-    attacks: tuple[Attack, ...] | None = None
-    antibody_tests: tuple[AntibodyTest, ...] | None = None
-    medications: tuple[Medication, ...] | None = None
-    conditions: tuple[Condition, ...] | None = None
-    labs: tuple[Lab, ...] | None = None
-    pregnancy_tests: tuple[PregnancyTest, ...] | None = None
-    ecgs: tuple[Ecg, ...] | None = None
-    tcell_proliferation: tuple[TcellProliferation, ...] | None = None
-    investigator: Investigator | None = None
+    planned_treatment_date: dt.date | None = Field(default=None, description="Planned CAR-T infusion date.")
+    sex: Sex = Field(description="Sex at birth.")
+    birth_date: dt.date | None = Field(default=None, description="Date of birth.")
+    childbearing_potential: bool | None = Field(
+        default=None, description="Women only: of childbearing potential."
+    )
+    pregnant: bool | None = Field(default=None, description="Women only: pregnant.")
+    lactating: bool | None = Field(default=None, description="Women only: lactating.")
+    contraception_agreed: bool | None = Field(
+        default=None, description="Agrees to effective contraception until the last follow-up."
+    )
+    disease_onset_date: dt.date | None = Field(default=None, description="Onset of the first NMOSD attack.")
+    alternative_diagnoses_excluded: bool | None = Field(
+        default=None, description="Investigator attests that alternative diagnoses were excluded."
+    )
+    attacks: tuple[Attack, ...] | None = Field(default=None, description="Clinical attacks.")
+    antibody_tests: tuple[AntibodyTest, ...] | None = Field(
+        default=None, description="AQP4-IgG and MOG-IgG tests."
+    )
+    medications: tuple[Medication, ...] | None = Field(default=None, description="Medication courses.")
+    conditions: tuple[Condition, ...] | None = Field(default=None, description="Medical history.")
+    labs: tuple[Lab, ...] | None = Field(default=None, description="Laboratory results.")
+    pregnancy_tests: tuple[PregnancyTest, ...] | None = Field(default=None, description="Pregnancy tests.")
+    ecgs: tuple[Ecg, ...] | None = Field(default=None, description="ECGs (corrected QT).")
+    tcell_proliferation: tuple[TcellProliferation, ...] | None = Field(
+        default=None, description="T-cell proliferation assays under CD3/CD28 co-stimulation."
+    )
+    investigator: Investigator | None = Field(default=None, description="The investigator's attestations.")
 
     @field_validator(*_WOMEN_ONLY)
     @classmethod
