@@ -145,6 +145,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/kinetics/{upload_id}"): Case(Permission.read_uploads, "/kinetics/2", OK),
     ("GET", "/kinetics/{upload_id}/report"): Case(Permission.read_uploads, "/kinetics/2/report", OK),
+    ("GET", "/export"): Case(Permission.change_status, "/export", OK),
+    ("POST", "/export"): Case(Permission.change_status, "/export", frozenset({422})),
     ("GET", "/admin/users"): Case(Permission.manage_accounts, "/admin/users", OK),
     ("POST", "/admin/users"): Case(
         Permission.manage_accounts, "/admin/users", frozenset({422}), body=lambda role: {"username": "x"}

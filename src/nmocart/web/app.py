@@ -30,7 +30,7 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
 
     ``db`` lets a test hand in an already open database (e.g. one with a fixed clock).
     """
-    from nmocart.web.routes import admin, api, audit_pages, auth, candidates, clinical, screening_log
+    from nmocart.web.routes import admin, api, audit_pages, auth, candidates, clinical, export, screening_log
 
     database = db if db is not None else open_database(url=settings.database_url)
     app = FastAPI(
@@ -60,7 +60,7 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
     _document_record_schema(app)
     static = resources.files("nmocart.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (auth, candidates, screening_log, audit_pages, clinical, admin, api):
+    for module in (auth, candidates, screening_log, audit_pages, clinical, export, admin, api):
         app.include_router(module.router)
     return app
 

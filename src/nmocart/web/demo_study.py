@@ -7,6 +7,8 @@ synthetic kinetics study. Seeded data is deterministic; only the passwords are r
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from dataclasses import dataclass
 
@@ -56,9 +58,25 @@ def seed_demo(db: Database) -> list[DemoAccount]:
     for record in synthetic_study(SAFETY_SUBJECTS, seed=SAFETY_SEED):
         content = orjson.dumps(record)
         uploads.store_upload(db, coordinator, "safety", f"{record['subject_id']}.json", content)
-    text = stein.to_csv(stein.simulate(KINETICS_SUBJECTS, KINETICS_SEED))
+    text = safety_subject_ids(stein.to_csv(stein.simulate(KINETICS_SUBJECTS, KINETICS_SEED)))
     uploads.store_upload(db, coordinator, "kinetics", SAMPLES_NAME, text.encode())
     return created
+
+
+def safety_subject_ids(samples_csv: str) -> str:
+    """The simulated samples with subjects ``S01``.. renamed to the safety subjects ``SYN-001``..
+
+    The demo's kinetics and safety studies are simulated separately; naming the same people
+    the same way lets the CDISC export link samples to subjects (its subject column holds
+    safety subject ids).
+    """
+    rows = list(csv.reader(io.StringIO(samples_csv)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        writer.writerow([f"SYN-{int(row[0][1:]):03d}", *row[1:]])
+    return out.getvalue()
 
 
 def _actor(db: Database, username: str, password: str) -> Actor:

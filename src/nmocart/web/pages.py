@@ -29,6 +29,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/safety", "Safety", Permission.read_uploads),
     ("/kinetics", "Kinetics", Permission.read_uploads),
     ("/audit", "Audit trail", Permission.read_audit),
+    ("/export", "CDISC export", Permission.change_status),
     ("/admin/users", "Accounts", Permission.manage_accounts),
 )
 """The main menu; each entry shows only to roles that may open it."""
