@@ -263,3 +263,19 @@ def test_a_login_rehashes_a_password_stored_with_other_parameters(db: Database) 
     accounts.authenticate(db, "monitor", PASSWORDS["monitor"])
     with db.read() as session:
         assert session.scalars(select(User.password_hash)).one().startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+def test_a_password_changed_between_check_and_record_is_checked_again(db: Database) -> None:
+    """argon2id runs before the write lock; a hash replaced meanwhile is not trusted blindly."""
+    make_user(db, "monitor")
+    attempt = accounts.try_password(db, PASSWORDS["monitor"], username="monitor")
+    assert attempt.matched
+    with db.write() as session:
+        user = session.scalars(select(User)).one()
+        user.password_hash = accounts._hasher().hash("a brand new password")
+    with db.write() as session:
+        user_row, failure = accounts.record_attempt(session, db, attempt, PASSWORDS["monitor"], "login")
+    assert user_row is not None
+    assert isinstance(failure, AuthenticationError)
+    assert _failed_logins(db, "monitor") == 1
+    assert not accounts.try_password(db, "whatever it is", username="nobody").matched

@@ -37,13 +37,13 @@ from nmocart.db.roles import POLICY, AccountPolicy, Permission, Role, allowed
 __all__ = [
     "Actor",
     "ApiTokenGrant",
+    "PasswordAttempt",
     "SessionGrant",
     "SystemOperator",
     "UserInfo",
     "acting_user",
     "add_user",
     "authenticate",
-    "check_password",
     "create_session",
     "disable_user",
     "end_session",
@@ -51,9 +51,11 @@ __all__ = [
     "list_users",
     "lookup_session",
     "lookup_token",
+    "record_attempt",
     "require",
     "revoke_token",
     "set_role",
+    "try_password",
 ]
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
@@ -325,29 +327,66 @@ def set_role(db: Database, operator: Operator, username: str, role: str, reason:
         return _info(user)
 
 
-def check_password(
-    session: Session, db: Database, user: User | None, password: str, purpose: str
-) -> AuthenticationError | None:
-    """Verify a password with lockout bookkeeping; return the error to raise, or None when right.
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """The outcome of the (slow) argon2id check, made before any lock is taken."""
 
-    The bookkeeping (failed-login counter, lock, audit entry) is written in ``session``: the
-    caller must let its transaction commit and raise the returned error afterwards.
+    user_id: int | None
+    password_hash: str | None
+    matched: bool
+
+
+def try_password(
+    db: Database, password: str, *, username: str | None = None, user_id: int | None = None
+) -> PasswordAttempt:
+    """Check a password against the stored hash outside the write lock (argon2id is slow).
+
+    An unknown user costs the same hash work as a known one: no user-name oracle. The result
+    is recorded by :func:`record_attempt` inside the write transaction.
+    """
+    with db.read() as session:
+        statement = select(User.id, User.password_hash)
+        if user_id is not None:
+            statement = statement.where(User.id == user_id)
+        elif username is not None and "\x00" not in username:
+            statement = statement.where(User.username == username)
+        else:
+            statement = statement.where(User.id.is_(None))
+        row = session.execute(statement).first()
+    if row is None:
+        _verify_hash(_dummy_hash(), password)
+        return PasswordAttempt(None, None, False)
+    found_id, digest = row
+    return PasswordAttempt(found_id, digest, _verify_hash(digest, password))
+
+
+def record_attempt(
+    session: Session, db: Database, attempt: PasswordAttempt, password: str, purpose: str
+) -> tuple[User | None, AuthenticationError | None]:
+    """Apply lockout bookkeeping for a checked password inside a write transaction.
+
+    Returns the user and the error to raise (None when the password was right). The
+    bookkeeping (failed-login counter, lock, audit entry) is written in ``session``: the caller
+    must let its transaction commit and raise the error afterwards.
     """
     now = db.now()
+    user = session.get(User, attempt.user_id) if attempt.user_id is not None else None
     if user is None:
-        _verify_hash(_dummy_hash(), password)  # same work as a real check: no user-name oracle
-        return AuthenticationError("wrong user name or password")
+        return None, AuthenticationError("wrong user name or password")
     if user.locked_until is not None and user.locked_until > now:
-        return _locked(user.locked_until)
-    if _verify_hash(user.password_hash, password):
+        return user, _locked(user.locked_until)
+    if attempt.matched and user.password_hash != attempt.password_hash:
+        # the password changed between the check and now: check again against the new hash
+        attempt = PasswordAttempt(user.id, user.password_hash, _verify_hash(user.password_hash, password))
+    if attempt.matched:
         if not user.active:
-            return AuthenticationError(f"account {user.username!r} is disabled; ask an administrator")
+            return user, AuthenticationError(f"account {user.username!r} is disabled; ask an administrator")
         if user.failed_logins or user.locked_until is not None:
             user.failed_logins = 0
             user.locked_until = None
         if _hasher().check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher().hash(password)  # the policy's parameters changed
-        return None
+            user.password_hash = _hasher().hash(password)  # the policy's parameters changed (rare)
+        return user, None
     user.failed_logins += 1
     changes: list[dict[str, object]] = [
         {"field": "failed_logins", "old": user.failed_logins - 1, "new": user.failed_logins}
@@ -377,7 +416,7 @@ def check_password(
         action=action,
         changes=changes,
     )
-    return failure
+    return user, failure
 
 
 def _locked(until: dt.datetime) -> AccountLockedError:
@@ -396,9 +435,9 @@ def _verify_hash(digest: str, password: str) -> bool:
 
 def authenticate(db: Database, username: str, password: str) -> Actor:
     """Check a user name and password with lockout; the returned actor is who acts."""
+    attempt = try_password(db, password, username=username)
     with db.write() as session:
-        user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
-        failure = check_password(session, db, user, password, "login")
+        user, failure = record_attempt(session, db, attempt, password, "login")
         if failure is None:
             assert user is not None
             user.last_login_at = db.now()

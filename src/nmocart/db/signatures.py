@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from nmocart.db import audit
-from nmocart.db.accounts import Actor, check_password, require
+from nmocart.db.accounts import Actor, record_attempt, require, try_password
 from nmocart.db.candidates import SignatureView, find_candidate, signatures_of, stored_version
 from nmocart.db.database import Database
 from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError, storable_text
@@ -50,6 +50,7 @@ def sign(
     if len(text) > MAX_MEANING:
         raise InvalidInputError(f"meaning: longer than {MAX_MEANING} characters; shorten it")
     failure: AuthenticationError | None = None
+    attempt = try_password(db, password, user_id=actor.user_id)  # argon2id before the write lock
     with db.write() as session:
         name = require(session, actor, Permission.sign)
         user = session.get(User, actor.user_id)
@@ -67,7 +68,7 @@ def sign(
                 f"meaning: {text!r} does not match the decision of version {number} "
                 f"({stored.decision}); write {standard_meaning(stored.decision)!r}"
             )
-        failure = check_password(session, db, user, password, "signature_password")
+        _, failure = record_attempt(session, db, attempt, password, "signature_password")
         if failure is None:
             signature = Signature(
                 version_id=stored.id,
