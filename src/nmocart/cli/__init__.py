@@ -24,6 +24,7 @@ from nmocart.cli import fhir as fhir_cli
 from nmocart.cli import kinetics as kinetics_cli
 from nmocart.cli import population as population_cli
 from nmocart.cli import safety as safety_cli
+from nmocart.cli import serve as serve_cli
 from nmocart.cli import template as template_cli
 from nmocart.cli.exits import finish_batch
 from nmocart.reports import screening as screening_report
@@ -49,6 +50,7 @@ app.add_typer(db_cli.db_app, name="db")
 app.add_typer(db_cli.user_app, name="user")
 app.add_typer(db_cli.audit_app, name="audit")
 app.command("prescreen")(population_cli.prescreen)
+app.command("serve")(serve_cli.serve)
 protocol_app = typer.Typer(help="Show the protocol definition in force.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 

@@ -1,0 +1,1 @@
+"""The routers of the web application, one module per area."""
