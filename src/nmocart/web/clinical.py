@@ -23,6 +23,7 @@ from nmocart.kinetics.nca import compute_nca
 from nmocart.kinetics.samples import SampleInputError, read_samples
 from nmocart.reports import kinetics as kinetics_report
 from nmocart.reports import safety as safety_report
+from nmocart.safety.grade import grade_subject
 from nmocart.safety.parameters import load_parameters
 from nmocart.safety.record import SafetyRecord
 
@@ -58,7 +59,9 @@ def safety_view(contents: Sequence[bytes]) -> SafetyView:
 
 @lru_cache(maxsize=32)
 def _safety_view(contents: tuple[bytes, ...]) -> SafetyView:
-    subjects = safety_report.grade_all((safety_record(c) for c in contents), load_parameters())
+    params = load_parameters()
+    summaries = (safety_report.summarise(grade_subject(safety_record(c), params)) for c in contents)
+    subjects = sorted(summaries, key=lambda subject: subject.subject_id)
     return SafetyView(tuple(safety_report.build_tables(subjects)), safety_report.swimmer_svg(subjects))
 
 
