@@ -386,8 +386,25 @@ def record_attempt(
         if not user.active:
             return user, AuthenticationError(f"account {user.username!r} is disabled; ask an administrator")
         if user.failed_logins or user.locked_until is not None:
+            reset: list[dict[str, object]] = []
+            if user.failed_logins:
+                reset.append({"field": "failed_logins", "old": user.failed_logins, "new": 0})
+            if user.locked_until is not None:
+                reset.append(
+                    {"field": "locked_until", "old": audit.timestamp_text(user.locked_until), "new": None}
+                )
             user.failed_logins = 0
             user.locked_until = None
+            audit.append(
+                session,
+                db,
+                actor=user.username,
+                entity="user",
+                entity_id=user.username,
+                action="lockout_reset",
+                changes=reset,
+                reason=f"correct password ({purpose})",
+            )
         if _hasher().check_needs_rehash(user.password_hash):
             user.password_hash = _hasher().hash(password)  # the policy's parameters changed (rare)
         return user, None
