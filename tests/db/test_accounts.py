@@ -279,3 +279,30 @@ def test_a_password_changed_between_check_and_record_is_checked_again(db: Databa
     assert isinstance(failure, AuthenticationError)
     assert _failed_logins(db, "monitor") == 1
     assert not accounts.try_password(db, "whatever it is", username="nobody").matched
+
+
+def test_the_reset_of_the_failure_count_and_lock_is_audited(db: Database, clock: Clock) -> None:
+    """Every change of an account's lockout state leaves an entry: each entry's old value is the
+    value the entry before left (no unexplained jumps in the trail)."""
+    make_user(db, "coordinator")
+    good = PASSWORDS["coordinator"]
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            accounts.authenticate(db, "coordinator", "wrong password!")
+    accounts.authenticate(db, "coordinator", good)
+    for _ in range(POLICY.max_failed_logins):
+        with pytest.raises(AuthenticationError):
+            accounts.authenticate(db, "coordinator", "wrong password!")
+    clock.advance(minutes=POLICY.lockout_minutes)
+    accounts.authenticate(db, "coordinator", good)
+    accounts.authenticate(db, "coordinator", good)  # nothing to reset: no entry
+    state: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+    entries = [r for r in audit.audit_trail(db, OPERATOR) if r.entity_id == "coordinator"]
+    for entry in entries[1:]:  # the first creates the account
+        for change in entry.changes:
+            if change["field"] in state:
+                assert change["old"] == state[change["field"]], (entry.sequence, change)
+                state[change["field"]] = change["new"]
+    assert state == {"failed_logins": 0, "locked_until": None}
+    assert _failed_logins(db, "coordinator") == 0
+    assert [r.action for r in entries].count("lockout_reset") == 2

@@ -87,6 +87,20 @@ def test_the_database_rejects_updates_and_deletes_of_entries(db: Database, clock
     assert audit.verify_chain(db.engine).ok
 
 
+def test_truncating_the_evidence_tables_is_rejected(db: Database, clock: Clock) -> None:
+    """TRUNCATE fires no row trigger: PostgreSQL needs a statement trigger; SQLite has no TRUNCATE."""
+    _some_history(db, clock)
+    postgres = db.dialect == "postgresql"
+    refusal = "TRUNCATE on .* is not allowed; the table is append-only" if postgres else "syntax"
+    cascade = " CASCADE" if db.dialect == "postgresql" else ""
+    for table in ("audit_entry", "candidate_version", "signature", "status_change", "upload"):
+        with db.engine.connect() as connection:
+            with pytest.raises(DBAPIError, match=refusal):
+                connection.execute(text(f"TRUNCATE {table}{cascade}"))
+            connection.rollback()
+    assert audit.verify_chain(db.engine).ok
+
+
 @pytest.mark.parametrize(
     ("column", "value"),
     [("reason", "'rewritten'"), ("actor", "'someone-else'"), ("changes", "'[]'"), ("entity_id", "'X'")],

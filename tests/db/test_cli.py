@@ -170,3 +170,21 @@ def test_an_unreachable_database_is_one_line_not_a_traceback() -> None:
         assert "Traceback" not in result.output
         assert result.output.startswith("error: cannot ")
         assert "Is the server running" in " ".join(result.output.split())  # the driver's own words
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:notaport/test",
+        "postgresql+psycopg://postgres@127.0.0.1:99999999999/test",
+        "postgresql+psycopg://postgres:db-secret-9@127.0.0.1:notaport/test",
+        "postgresql+psycopg://postgres:db-secret-9@[::1/test",
+    ],
+)
+def test_a_malformed_url_is_a_one_line_error_not_a_traceback(url: str) -> None:
+    result = runner.invoke(app, ["audit", "verify", "--database-url", url])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.startswith("error: --database-url: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert "db-secret-9" not in result.output  # the database password is never echoed

@@ -29,6 +29,7 @@ from nmocart.db.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    is_storable,
     storable_text,
 )
 from nmocart.db.models import ApiToken, BrowserSession, User
@@ -167,6 +168,8 @@ def _check_password_rules(password: str) -> None:
         )
     if password != password.strip():
         raise InvalidInputError("password: starts or ends with white space; remove it")
+    if not is_storable(password):
+        raise InvalidInputError("password: contains a NUL character or a lone UTF-16 surrogate; remove it")
 
 
 def _role(role: str) -> Role:
@@ -248,7 +251,8 @@ def list_users(db: Database, operator: Operator) -> list[UserInfo]:
 
 
 def _stored_user(session: Session, username: str) -> User:
-    user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
+    found = select(User).where(User.username == username)
+    user = session.scalar(found) if is_storable(username) else None
     if user is None:
         raise NotFoundError(f"username: no account {username!r}; see nmocart user list")
     return user
@@ -348,7 +352,7 @@ def try_password(
         statement = select(User.id, User.password_hash)
         if user_id is not None:
             statement = statement.where(User.id == user_id)
-        elif username is not None and "\x00" not in username:
+        elif username is not None and is_storable(username):
             statement = statement.where(User.username == username)
         else:
             statement = statement.where(User.id.is_(None))
@@ -382,8 +386,25 @@ def record_attempt(
         if not user.active:
             return user, AuthenticationError(f"account {user.username!r} is disabled; ask an administrator")
         if user.failed_logins or user.locked_until is not None:
+            reset: list[dict[str, object]] = []
+            if user.failed_logins:
+                reset.append({"field": "failed_logins", "old": user.failed_logins, "new": 0})
+            if user.locked_until is not None:
+                reset.append(
+                    {"field": "locked_until", "old": audit.timestamp_text(user.locked_until), "new": None}
+                )
             user.failed_logins = 0
             user.locked_until = None
+            audit.append(
+                session,
+                db,
+                actor=user.username,
+                entity="user",
+                entity_id=user.username,
+                action="lockout_reset",
+                changes=reset,
+                reason=f"correct password ({purpose})",
+            )
         if _hasher().check_needs_rehash(user.password_hash):
             user.password_hash = _hasher().hash(password)  # the policy's parameters changed (rare)
         return user, None
@@ -429,7 +450,7 @@ def _locked(until: dt.datetime) -> AccountLockedError:
 def _verify_hash(digest: str, password: str) -> bool:
     try:
         return _hasher().verify(digest, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):  # a lone surrogate: never right
         return False
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, String, literal_column, select
 from sqlalchemy.orm import Session
 
 from nmocart.db.database import Database
+from nmocart.db.errors import is_storable
 
 if TYPE_CHECKING:
     from nmocart.db.accounts import Actor, SystemOperator
@@ -310,8 +311,8 @@ def _utc_midnight(day: dt.date) -> dt.datetime:
 
 def query_entries(session: Session, where: AuditFilter) -> list[AuditRow]:
     """Entries matching ``where`` in sequence order (no permission check: see the service)."""
-    if any("\x00" in text for text in (where.candidate_id or "", where.actor or "")):
-        return []  # nothing stored can contain NUL (see ``storable_text``)
+    if not all(is_storable(text) for text in (where.candidate_id or "", where.actor or "")):
+        return []  # nothing stored can contain NUL or a lone surrogate (see ``storable_text``)
     statement = select(AuditEntry).order_by(AuditEntry.sequence)
     if where.candidate_id is not None:
         statement = statement.where(AuditEntry.candidate_id == where.candidate_id)

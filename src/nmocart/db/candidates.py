@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from nmocart.db import audit
 from nmocart.db.accounts import Actor, require
 from nmocart.db.database import Database
-from nmocart.db.errors import ConflictError, InvalidInputError, NotFoundError, storable_text
+from nmocart.db.errors import ConflictError, InvalidInputError, NotFoundError, is_storable, storable_text
 from nmocart.db.models import Candidate, CandidateVersion, Signature, StatusChange, User
 from nmocart.db.roles import Permission
 from nmocart.screening.eligibility import screen
@@ -57,9 +57,8 @@ def parse_screening_record(data: bytes | str | Mapping[str, Any]) -> ScreeningRe
     A mapping (an already-decoded API body) is re-encoded to JSON so validation is the same
     strict JSON validation the CLI applies.
     """
-    raw = orjson.dumps(data) if isinstance(data, Mapping) else data
     try:
-        return parse_record(raw)
+        return parse_record(orjson.dumps(data) if isinstance(data, Mapping) else data)
     except RecordError as exc:
         raise InvalidInputError(str(exc), exc.problems) from None
     except orjson.JSONEncodeError as exc:
@@ -232,7 +231,7 @@ def find_candidate(session: Session, candidate_id: str) -> Candidate:
     """The candidate with this id, or :class:`NotFoundError`."""
     found = (
         None
-        if "\x00" in candidate_id
+        if not is_storable(candidate_id)
         else session.scalar(select(Candidate).where(Candidate.candidate_id == candidate_id))
     )
     if found is None:

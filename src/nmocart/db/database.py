@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,11 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part masked (for error messages)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def database_url(data_dir: Path | None = None, url: str | None = None) -> str:
     """The database to use: ``url``, else ``NMOCART_DATABASE_URL``, else SQLite in ``data_dir``.
 
@@ -63,9 +69,11 @@ def database_url(data_dir: Path | None = None, url: str | None = None) -> str:
     if chosen:
         try:
             parsed = make_url(chosen)
-        except ArgumentError:
+            if parsed.port is not None and not 0 < parsed.port < 65536:
+                raise ValueError(f"port {parsed.port} out of range")
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number (SQLAlchemy)
             raise InvalidInputError(
-                f"--database-url: {chosen!r} is not a database URL; "
+                f"--database-url: {_without_password(chosen)!r} is not a database URL; "
                 "write postgresql+psycopg://USER@HOST:PORT/DB or sqlite:///PATH"
             ) from None
         if parsed.get_backend_name() not in ("sqlite", "postgresql"):

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "NotMigratedError",
+    "is_storable",
     "storable_text",
 ]
 
@@ -33,7 +34,25 @@ def storable_text(field: str, value: str) -> str:
     """
     if "\x00" in value:
         raise InvalidInputError(f"{field}: contains a NUL character (\\x00); remove it")
+    if not is_storable(value):
+        raise InvalidInputError(
+            f"{field}: contains a lone UTF-16 surrogate (e.g. \\ud800), which is not valid text; remove it"
+        )
     return value
+
+
+def is_storable(value: str) -> bool:
+    """True when ``value`` can be stored and looked up: no NUL and valid UTF-8 (no lone surrogate).
+
+    Lookups use it to find nothing instead of failing in the driver's text encoding.
+    """
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class InvalidInputError(DatabaseError):
