@@ -126,3 +126,10 @@ def test_record_is_frozen_and_schema_exported() -> None:
     schema = SafetyRecord.model_json_schema()
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) >= {"subject_id", "infusion_date", "labs"}
+
+
+@pytest.mark.parametrize("text", ["0", "20240115", "2024-1-15"])
+def test_a_safety_date_spelled_other_than_yyyy_mm_dd_is_refused(text: str) -> None:
+    with pytest.raises(RecordError) as caught:
+        parse_record(orjson.dumps(record_dict(infusion_date=text)))
+    assert any(p.startswith("infusion_date: ") and "write YYYY-MM-DD" in p for p in caught.value.problems)

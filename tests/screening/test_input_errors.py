@@ -132,3 +132,12 @@ def test_readable_id_is_reported() -> None:
 def test_non_finite_numbers_are_rejected(number: str) -> None:
     text = json.dumps(base()).replace('"qtc_ms": 431', f'"qtc_ms": {number}')
     assert _problems(text)[0].startswith("ecgs[0].qtc_ms")
+
+
+@pytest.mark.parametrize("text", ["0", "86400", "19850312", "1985-3-12", "12/03/1985", "1985-03-12T00:00:00"])
+def test_a_date_spelled_other_than_yyyy_mm_dd_is_refused_never_read_as_unix_seconds(text: str) -> None:
+    record = base()
+    record["birth_date"] = text
+    (problem,) = _problems(record)
+    assert problem.startswith("birth_date: ")
+    assert "write YYYY-MM-DD" in problem

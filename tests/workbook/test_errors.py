@@ -62,7 +62,7 @@ def test_the_other_candidates_of_the_workbook_are_still_read(examples: list[Scre
 @pytest.mark.parametrize(
     ("sheet", "header", "value", "message"),
     [
-        ("labs", "date", "2026-02-30", "write a real calendar date as YYYY-MM-DD"),
+        ("labs", "date", "2026-02-30", "is not a calendar date (no such day); write YYYY-MM-DD"),
         ("labs", "date", "24/02/2026", "'24/02/2026' is not a date; type the date as YYYY-MM-DD"),
         (
             "labs",

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import orjson
 from annotated_types import Ge, Gt, Le, Lt
@@ -182,6 +182,8 @@ def _classify(annotation: Any) -> tuple[Kind, tuple[str, ...]]:
     if words:
         return Kind.choice, tuple(words)
     (single,) = options
+    if get_origin(single) is Annotated:  # e.g. IsoDate: the checked type is the first argument
+        single = get_args(single)[0]
     kinds = {dt.date: Kind.date, bool: Kind.boolean, float: Kind.number, int: Kind.number, str: Kind.text}
     return kinds[single], ()
 

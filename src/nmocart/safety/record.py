@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nmocart.kernel.dates import LAST_DAY
+from nmocart.kernel.iso_date import IsoDate
 from nmocart.kernel.units import check_unit
 
 
@@ -62,7 +63,7 @@ SubjectId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 class CrsAssessment(_Strict):
     """One day's CRS findings (ASTCT): maximum temperature, hypotension support, oxygen."""
 
-    date: dt.date
+    date: IsoDate
     temperature_c: Annotated[float, Field(ge=25, le=45, description="The day's maximum, degrees C.")]
     hypotension: bool
     vasopressors: Annotated[
@@ -114,7 +115,7 @@ class IceScore(_Strict):
 class IcansAssessment(_Strict):
     """One day's ICANS findings (ASTCT); ``ice`` null means the ICE test was not done."""
 
-    date: dt.date
+    date: IsoDate
     ice: IceScore | None = Field(description="The ICE items; null when the ICE test was not done.")
     consciousness: Consciousness
     seizure: Seizure
@@ -125,7 +126,7 @@ class IcansAssessment(_Strict):
 class LabResult(_Strict):
     """One laboratory result in its own unit, with the lab's limits in that unit (or null)."""
 
-    date: dt.date
+    date: IsoDate
     test: LabTest
     value: Annotated[float, Field(ge=0)]
     unit: str = Field(
@@ -166,8 +167,8 @@ class AdverseEvent(_Strict):
     """An adverse event as reported by the investigator."""
 
     term: Annotated[str, Field(min_length=1, max_length=200)]
-    start_date: dt.date
-    end_date: dt.date | None
+    start_date: IsoDate
+    end_date: IsoDate | None
     grade: Annotated[int, Field(ge=1, le=5)]
     serious: bool
     related_to_cart: Relatedness
@@ -190,8 +191,8 @@ class SafetyRecord(_Strict):
 
     subject_id: SubjectId
     sex: Literal["female", "male"]
-    infusion_date: dt.date = Field(description="Date of CAR-T infusion: study day 0.")
-    lymphodepletion_start_date: dt.date | None
+    infusion_date: IsoDate = Field(description="Date of CAR-T infusion: study day 0.")
+    lymphodepletion_start_date: IsoDate | None
     crs_assessments: list[CrsAssessment] | None = Field(
         description="One per day from day 0; null when not collected."
     )

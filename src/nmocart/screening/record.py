@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from nmocart.kernel.errors import FieldError, RecordError, parse_json_record
+from nmocart.kernel.iso_date import IsoDate
 from nmocart.kernel.units import UnitError, check_unit, unit_message
 
 __all__ = ["RecordError", "ScreeningRecord", "check_reference_date", "parse_record"]
@@ -87,7 +88,7 @@ class Attack(BaseModel):
     """A clinical attack: its onset and at least one core syndrome."""
 
     model_config = _STRICT
-    onset_date: dt.date = Field(description="Onset date of the attack.")
+    onset_date: IsoDate = Field(description="Onset date of the attack.")
     syndromes: tuple[Syndrome, ...] = Field(min_length=1, description="Its core syndromes, at least one.")
 
 
@@ -95,7 +96,7 @@ class AntibodyTest(BaseModel):
     """An AQP4-IgG or MOG-IgG test result."""
 
     model_config = _STRICT
-    date: dt.date = Field(description="Date of the test.")
+    date: IsoDate = Field(description="Date of the test.")
     antibody: Literal["aqp4_igg", "mog_igg"] = Field(description="Antibody tested: AQP4-IgG or MOG-IgG.")
     method: Literal["cba", "elisa", "tissue_iif", "other"] = Field(
         description="Assay: cell-based assay, ELISA, tissue indirect immunofluorescence, other."
@@ -111,8 +112,8 @@ class Medication(BaseModel):
     name: str = Field(min_length=1, description="Drug name as prescribed.")
     drug_class: DrugClass = Field(description="Class of the drug, which the criteria use.")
     route: Route | None = Field(default=None, description="Route of administration.")
-    start_date: dt.date = Field(description="First day of the course; for rituximab, the infusion date.")
-    end_date: dt.date | None = Field(
+    start_date: IsoDate = Field(description="First day of the course; for rituximab, the infusion date.")
+    end_date: IsoDate | None = Field(
         default=None, description="Last day of the course; null means ongoing (or a single infusion)."
     )
 
@@ -131,7 +132,7 @@ class Condition(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1, description="The condition as recorded in the history.")
     category: ConditionCategory = Field(description="Category, which the criteria use.")
-    onset_date: dt.date | None = Field(default=None, description="Onset date; null when unknown.")
+    onset_date: IsoDate | None = Field(default=None, description="Onset date; null when unknown.")
     active: bool | None = Field(default=None, description="Active at screening; null when unknown.")
     severe: bool | None = Field(default=None, description="Severe; null when unknown.")
     controlled: bool | None = Field(default=None, description="Controlled by treatment; null when unknown.")
@@ -141,7 +142,7 @@ class Lab(BaseModel):
     """A laboratory result: numeric (value, unit, upper_limit) or qualitative (result)."""
 
     model_config = _STRICT
-    date: dt.date = Field(description="Date the sample was taken.")
+    date: IsoDate = Field(description="Date the sample was taken.")
     test: NumericTest | QualitativeTest = Field(
         description="Numeric (creatinine, alt, ast, total_bilirubin) or qualitative (the others) test."
     )
@@ -190,7 +191,7 @@ class PregnancyTest(BaseModel):
     """A urine or serum pregnancy test."""
 
     model_config = _STRICT
-    date: dt.date = Field(description="Date of the test.")
+    date: IsoDate = Field(description="Date of the test.")
     specimen: Literal["urine", "serum"] = Field(description="Specimen tested.")
     result: PosNeg = Field(description="Result of the test.")
 
@@ -199,7 +200,7 @@ class Ecg(BaseModel):
     """An ECG's corrected QT interval."""
 
     model_config = _STRICT
-    date: dt.date = Field(description="Date of the ECG.")
+    date: IsoDate = Field(description="Date of the ECG.")
     qtc_ms: float = Field(gt=0, lt=1000, description="Corrected QT interval in milliseconds.")
     correction: Literal["fridericia", "bazett", "other"] | None = Field(
         default=None, description="QT correction formula; null when not stated."
@@ -210,7 +211,7 @@ class TcellProliferation(BaseModel):
     """Fold expansion of the candidate's T cells under CD3/CD28 co-stimulation."""
 
     model_config = _STRICT
-    date: dt.date = Field(description="Date of the assay.")
+    date: IsoDate = Field(description="Date of the assay.")
     fold_expansion: float = Field(ge=0, description="Fold expansion of the T cells (a ratio, no unit).")
 
 
@@ -242,10 +243,10 @@ class ScreeningRecord(BaseModel):
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="Screening number (1-64 of A-Za-z0-9._-), never a name.",
     )
-    screening_date: dt.date = Field(description="The reference date unless an as-of date is given.")
-    planned_treatment_date: dt.date | None = Field(default=None, description="Planned CAR-T infusion date.")
+    screening_date: IsoDate = Field(description="The reference date unless an as-of date is given.")
+    planned_treatment_date: IsoDate | None = Field(default=None, description="Planned CAR-T infusion date.")
     sex: Sex = Field(description="Sex at birth.")
-    birth_date: dt.date | None = Field(default=None, description="Date of birth.")
+    birth_date: IsoDate | None = Field(default=None, description="Date of birth.")
     childbearing_potential: bool | None = Field(
         default=None, description="Women only: of childbearing potential."
     )
@@ -254,7 +255,7 @@ class ScreeningRecord(BaseModel):
     contraception_agreed: bool | None = Field(
         default=None, description="Agrees to effective contraception until the last follow-up."
     )
-    disease_onset_date: dt.date | None = Field(default=None, description="Onset of the first NMOSD attack.")
+    disease_onset_date: IsoDate | None = Field(default=None, description="Onset of the first NMOSD attack.")
     alternative_diagnoses_excluded: bool | None = Field(
         default=None, description="Investigator attests that alternative diagnoses were excluded."
     )

@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -79,6 +79,8 @@ def _literal_words(annotation: Any) -> tuple[str, ...] | None:
 def form_field(name: str, annotation: Any, required: bool) -> FormField:
     """The input that edits one model field, chosen from its type."""
     inner, optional = _unwrap_optional(annotation)
+    if get_origin(inner) is Annotated:  # e.g. IsoDate: the checked type is the first argument
+        inner = get_args(inner)[0]
     words = _literal_words(inner)
     if words is not None:
         return FormField(name, "choice", required, words)
