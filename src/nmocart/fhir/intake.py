@@ -314,6 +314,19 @@ class _Builder:
                     found.append(_Match(position, row, coding))
         return found
 
+    def mapped_codes(
+        self, res: Resource, found: Sequence[_Match], codings: Iterable[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]] | None:
+        """The matched codings of ``res``; None once it is counted unmapped or conflicting (spec 6)."""
+        if not found:
+            self.count(res, "unmapped", "", codings)
+            return None
+        if _conflicting(found):
+            self.count(res, "ignored", "conflict", [m.coding for m in found])
+            self.warn(res.ref, "conflict", _conflict_detail(found))
+            return None
+        return [m.coding for m in found]
+
 
 def _conflicting(matches: Sequence[_Match]) -> bool:
     if len({_family(m.row.target) for m in matches}) > 1:
@@ -718,13 +731,8 @@ class _Assembly:
                 for m in b.matches("Observation", _codings(_dict(component).get("code")), position)
                 if m.row.target.startswith("ecgs.")
             ]
-        if not found:
-            b.count(res, "unmapped", "", main)
-            return
-        codes = [m.coding for m in found]
-        if _conflicting(found):
-            b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", _conflict_detail(found))
+        codes = b.mapped_codes(res, found, main)
+        if codes is None:
             return
         day = _observation_date(body)
         if day is None:
@@ -873,13 +881,8 @@ class _Assembly:
         b, body = self.builder, res.body
         codings = _codings(body.get("code"))
         found = b.matches("Condition", codings, 0)
-        if not found:
-            b.count(res, "unmapped", "", codings)
-            return
-        codes = [m.coding for m in found]
-        if _conflicting(found):
-            b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", _conflict_detail(found))
+        codes = b.mapped_codes(res, found, codings)
+        if codes is None:
             return
         target = found[0].row.target
         onset = _onset(body)
@@ -934,13 +937,8 @@ class _Assembly:
             concept = target_med.get("code")
         codings = _codings(concept)
         found = b.matches("Medication", codings, 0)
-        if not found:
-            b.count(res, "unmapped", "", codings)
-            return
-        codes = [m.coding for m in found]
-        if _conflicting(found):
-            b.count(res, "ignored", "conflict", codes)
-            b.warn(res.ref, "conflict", _conflict_detail(found))
+        codes = b.mapped_codes(res, found, codings)
+        if codes is None:
             return
         target = found[0].row.target
         route = _route(res)
