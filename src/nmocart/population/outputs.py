@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from nmocart.fhir.output import IntakeTally
+from nmocart.kernel.csv_cells import Cell, csv_row
 
 RESULTS = "results.ndjson"
 ATTRITION = "attrition.csv"
@@ -142,11 +143,21 @@ def _percent(part: int, whole: int) -> str:
 
 
 def _csv_bytes(header: Sequence[str], rows: Sequence[dict[str, object]]) -> bytes:
+    """CSV with every cell neutralised against spreadsheet formulas (FHIR ids and codes are outside text)."""
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_row(header))
+    for row in rows:
+        writer.writerow(csv_row(_cell(row.get(name)) for name in header))
     return buffer.getvalue().encode("utf-8")
+
+
+def _cell(value: object) -> Cell:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return str(value)
+    return value
 
 
 ATTRITION_COLUMNS = (
