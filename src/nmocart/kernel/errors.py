@@ -12,6 +12,7 @@ from typing import TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from nmocart.kernel.iso_date import NO_SUCH_DAY, NOT_A_DATE
 from nmocart.kernel.json_text import TextEncodingError, may_repeat_keys, repeated_keys, utf8_payload
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -78,6 +79,8 @@ def _message(error: dict[str, object]) -> str:
         msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
         msg = msg[len("Assertion failed, ") :]
+    if kind in {NOT_A_DATE, NO_SUCH_DAY}:  # the message reads after the text as given
+        return f"{error.get('input')!r} {msg}"
     if kind in {"enum", "literal_error"}:
         given = error.get("input")
         return f"{given!r} is not one of the allowed words; {msg[0].lower()}{msg[1:]}"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nmocart.kernel.dates import LAST_DAY
 from nmocart.kernel.iso_date import IsoDate
-from nmocart.kernel.units import check_unit
+from nmocart.kernel.units import ANALYTE_UNITS, check_unit
 
 
 class _Strict(BaseModel):
@@ -142,13 +142,14 @@ class LabResult(_Strict):
 
         The safety spec lists only U/L for ALT and AST (the eligibility spec also takes IU/L).
         """
-        if self.test in SAFETY_UNITS and self.unit not in SAFETY_UNITS[self.test]:
-            accepted = " or ".join(SAFETY_UNITS[self.test])
-            _fail(("unit",), f"{self.unit!r} is not a unit for {self.test} here; use {accepted}", self.unit)
-        try:
-            check_unit(self.test, self.unit)
-        except ValueError as exc:
-            _fail(("unit",), str(exc), self.unit)
+        if (self.test, self.unit) not in _ACCEPTED_UNITS:  # one set lookup on the hot path
+            if self.test in SAFETY_UNITS and self.unit not in SAFETY_UNITS[self.test]:
+                accepted = " or ".join(SAFETY_UNITS[self.test])
+                _fail(("unit",), f"{self.unit!r} is not a unit for {self.test} here; use {accepted}", self.unit)
+            try:
+                check_unit(self.test, self.unit)
+            except ValueError as exc:
+                _fail(("unit",), str(exc), self.unit)
         low, high = self.lower_limit, self.upper_limit
         if low is not None and high is not None and low >= high:
             _fail(
@@ -161,6 +162,14 @@ class LabResult(_Strict):
 
 SAFETY_UNITS: dict[str, tuple[str, ...]] = {"alt": ("U/L",), "ast": ("U/L",)}
 """Tests whose accepted units the safety spec narrows (section 1: 'ALT/AST in U/L')."""
+
+_ACCEPTED_UNITS: frozenset[tuple[str, str]] = frozenset(
+    (test, unit)
+    for test in get_args(LabTest)
+    for unit in SAFETY_UNITS.get(test, tuple(ANALYTE_UNITS[test].to_canonical))
+    if unit in ANALYTE_UNITS[test].to_canonical
+)
+"""Every (test, unit) pair a result may carry: the shared unit table, narrowed by the safety spec."""
 
 
 class AdverseEvent(_Strict):
