@@ -54,6 +54,7 @@ __all__ = [
     "lookup_token",
     "record_attempt",
     "require",
+    "require_user",
     "revoke_token",
     "set_role",
     "try_password",
@@ -151,10 +152,19 @@ def require(session: Session, operator: Operator, permission: Permission) -> str
     """Check ``permission`` against the operator's current stored role; return the audit name."""
     if isinstance(operator, SystemOperator):
         return operator.name
-    user = acting_user(session, operator)
+    return require_user(session, operator, permission).username
+
+
+def require_user(session: Session, actor: Actor, permission: Permission) -> User:
+    """Check ``permission`` against the actor's current stored role; return the stored account.
+
+    Holding on to the returned object keeps it in the session's (weak) identity map, so a later
+    ``session.get(User, actor.user_id)`` in the same session costs no second query.
+    """
+    user = acting_user(session, actor)
     if not allowed(user.role, permission):
         raise ForbiddenError(f"role {user.role} may not {permission.value.replace('_', ' ')}")
-    return user.username
+    return user
 
 
 def _actor(user: User) -> Actor:
