@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 
 from fastapi import FastAPI, Request, Response
@@ -63,6 +64,26 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
     for module in (auth, candidates, screening_log, audit_pages, clinical, export, admin, api):
         app.include_router(module.router)
     return app
+
+
+SERVE_DATABASE_URL = "NMOCART_SERVE_DATABASE_URL"
+"""How ``nmocart serve --workers N`` tells each worker process which database to open."""
+SERVE_SECURE_COOKIES = "NMOCART_SERVE_SECURE_COOKIES"
+"""``1`` when ``nmocart serve --workers N`` was given ``--secure-cookies``."""
+
+
+def app_from_environment() -> FastAPI:
+    """The application of one ``nmocart serve --workers N`` worker process (a uvicorn factory).
+
+    Each worker opens its own connection pool on the database the parent process checked; the
+    database is the only state the workers share (sessions, CSRF tokens, lockout counters and
+    the audit chain all live there, and writes are serialised by the database's write lock).
+    """
+    url = os.environ.get(SERVE_DATABASE_URL)
+    if not url:
+        raise RuntimeError(f"{SERVE_DATABASE_URL} is not set: start workers with nmocart serve --workers N")
+    secure = os.environ.get(SERVE_SECURE_COOKIES) == "1"
+    return create_app(WebSettings(database_url=url, secure_cookies=secure))
 
 
 def _document_record_schema(app: FastAPI) -> None:
