@@ -242,22 +242,45 @@ def find_candidate(session: Session, candidate_id: str) -> Candidate:
     return found
 
 
+@dataclass(frozen=True)
+class _Screened:
+    """A record's canonical text and screening result with their hashes, computed before any lock.
+
+    Screening depends only on the record and the protocol in force, never on stored state, so
+    it runs before the write transaction: the study's write lock is held only for the reads
+    and writes that need it.
+    """
+
+    record: ScreeningRecord
+    record_json: str
+    record_sha256: str
+    result_json: str
+    result_sha256: str
+    decision: str
+
+    @classmethod
+    def of(cls, db: Database, record: ScreeningRecord) -> _Screened:
+        """Screen ``record`` with the database's protocol."""
+        record_json = canonical_record(record)
+        result = screen(record, db.protocol)
+        result_json = orjson.dumps(result.as_dict()).decode()
+        record_sha256 = sha256_text(record_json)
+        return cls(record, record_json, record_sha256, result_json, sha256_text(result_json), result.decision)
+
+
 def _screened_version(
-    db: Database, record: ScreeningRecord, candidate_pk: int, version: int, user_id: int, reason: str | None
+    db: Database, screened: _Screened, candidate_pk: int, version: int, user_id: int, reason: str | None
 ) -> CandidateVersion:
-    record_json = canonical_record(record)
-    result = screen(record, db.protocol)
-    result_json = orjson.dumps(result.as_dict()).decode()
     stamp = db.protocol.stamp
     return CandidateVersion(
         candidate_pk=candidate_pk,
         version=version,
-        record_json=record_json,
-        record_sha256=sha256_text(record_json),
-        result_json=result_json,
-        result_sha256=sha256_text(result_json),
-        decision=result.decision,
-        screening_date=record.screening_date,
+        record_json=screened.record_json,
+        record_sha256=screened.record_sha256,
+        result_json=screened.result_json,
+        result_sha256=screened.result_sha256,
+        decision=screened.decision,
+        screening_date=screened.record.screening_date,
         protocol_id=stamp["id"],
         protocol_version=stamp["version"],
         protocol_parameters_sha256=stamp["parameters_sha256"],
@@ -312,6 +335,7 @@ def create_candidate(
     """
     parsed = record if isinstance(record, ScreeningRecord) else parse_screening_record(record)
     note = storable_text("reason", reason.strip()) if reason is not None and reason.strip() else None
+    screened = _Screened.of(db, parsed)
     with db.write() as session:
         user = require_user(session, actor, Permission.edit_candidates)
         name = user.username
@@ -333,7 +357,7 @@ def create_candidate(
             raise ConflictError(
                 f"candidate_id: {parsed.candidate_id!r} already exists; edit it instead"
             ) from None
-        version = _screened_version(db, parsed, candidate.id, 1, actor.user_id, note)
+        version = _screened_version(db, screened, candidate.id, 1, actor.user_id, note)
         session.add(version)
         session.add(
             StatusChange(
@@ -398,17 +422,17 @@ def save_version(
             f"candidate_id: {parsed.candidate_id!r} differs from the candidate being edited "
             f"{candidate_id!r}; a candidate's id cannot change"
         )
+    screened = _Screened.of(db, parsed)
     with db.write() as session:
         user = require_user(session, actor, Permission.edit_candidates)
         name = user.username
-        candidate = find_candidate(session, candidate_id)
+        candidate, previous, _ = _version_row(session, candidate_id, None)
         if base_version != candidate.latest_version:
             raise ConflictError(
                 f"base_version: {base_version} is not the latest version ({candidate.latest_version}) "
                 f"of {candidate_id}; reload it and re-apply your change"
             )
-        previous = stored_version(session, candidate, candidate.latest_version)
-        version = _screened_version(db, parsed, candidate.id, base_version + 1, actor.user_id, why)
+        version = _screened_version(db, screened, candidate.id, base_version + 1, actor.user_id, why)
         if (
             version.record_sha256 == previous.record_sha256
             and version.protocol_parameters_sha256 == previous.protocol_parameters_sha256
