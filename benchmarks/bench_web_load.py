@@ -252,7 +252,7 @@ def run(
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         command = [sys.executable, "-m", "nmocart", "serve", "--database-url", url, "--port", str(port)]
         server = subprocess.Popen(
-            [*command, "--workers", str(workers)],
+            command if workers == 1 else [*command, "--workers", str(workers)],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
