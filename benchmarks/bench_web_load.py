@@ -1,10 +1,11 @@
 """Benchmark: 20 concurrent clients for 60 s against ``nmocart serve`` on loopback.
 
 Run ``python benchmarks/bench_web_load.py [--backend sqlite|postgresql|both] [--clients 20]
-[--seconds 60] [--postgres-url URL]``. For each backend a fresh database is migrated, one
-coordinator account is added and one candidate per client is created (not timed); then the real
-``nmocart serve`` runs as a subprocess and every client, signed in through the login form, loops
-over a fixed mix of requests for the duration:
+[--seconds 60] [--workers 2] [--client-processes 2] [--postgres-url URL]``. For each backend a
+fresh database is migrated, one coordinator account is added and one candidate per client is
+created (not timed); then the real ``nmocart serve --workers N`` runs as a subprocess and every
+client, signed in through the login form, loops with no think time over a fixed mix of requests
+for the duration:
 
 - ``checklist page`` (50%): ``GET /candidates/{id}`` (HTML; decision, 19 criteria, to-do list);
 - ``candidate JSON`` (20%): ``GET /api/v1/candidates/{id}``;
@@ -14,15 +15,25 @@ over a fixed mix of requests for the duration:
 
 Any answer other than the expected status is an error. Reported per request kind: count,
 throughput, p50/p95/p99 latency (ms); targets: checklist page p95 < 100 ms, save and screen
-p95 < 250 ms on PostgreSQL. The server and the clients share the machine's CPU.
+p95 < 250 ms on PostgreSQL. The server and the clients share the machine's CPU, so the client
+is kept light: the clients are threads spread over ``--client-processes`` processes (no shared
+interpreter lock between them), each with one keep-alive ``http.client`` connection (signing in
+goes through httpx, before the clock starts). CPU seconds are reported separately for the
+server (the uvicorn supervisor and its workers, from ``wait4``), the clients (their own
+``getrusage``) and the PostgreSQL backends (``/proc``; on a shared machine this includes other
+users of the same PostgreSQL), with the server's and clients' CPU milliseconds per request:
+unlike latency, these do not depend on what else runs on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import multiprocessing
 import os
 import random
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -50,6 +61,9 @@ REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load-benchmark-password"
 MIX = (("checklist page", 50), ("candidate JSON", 20), ("save and screen", 25), ("create and screen", 5))
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+SESSION_COOKIE = "nmocart_session"
+BARRIER_TIMEOUT = 600.0
+"""Seconds every client may take to sign in (argon2id) before the clock starts."""
 
 
 def _free_port() -> int:
@@ -103,21 +117,29 @@ class Client(threading.Thread):
     """One simulated user: a signed-in browser session plus an API token, looping over the mix."""
 
     def __init__(
-        self, number: int, base: str, token: str, stop_at: float, results: dict[str, list[float]]
+        self,
+        number: int,
+        port: int,
+        token: str,
+        start: Any,
+        seconds: float,
+        results: dict[str, list[float]],
     ) -> None:
         super().__init__(daemon=True)
         self.number = number
-        self.base = base
+        self.port = port
         self.token = token
-        self.stop_at = stop_at
+        self.barrier = start
+        self.seconds = seconds
         self.results = results
         self.errors: list[str] = []
         self.version = 1
         self.created = 0
         self.random = random.Random(number)
 
-    def run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=30.0) as http:
+    def _sign_in(self) -> str | None:
+        """Sign in through the login form (httpx keeps the login CSRF cookie); the session cookie."""
+        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60.0) as http:
             page = http.get("/login")
             token = CSRF_INPUT.search(page.text)
             assert token is not None
@@ -127,61 +149,117 @@ class Client(threading.Thread):
             )
             if signed_in.status_code != 303:
                 self.errors.append(f"login: {signed_in.status_code}")
-                return
-            kinds = [kind for kind, weight in MIX for _ in range(weight)]
-            auth = {"Authorization": f"Bearer {self.token}"}
-            own = f"LOAD-{self.number:03d}"
-            while time.monotonic() < self.stop_at:
+                return None
+            return http.cookies.get(SESSION_COOKIE)
+
+    def run(self) -> None:
+        session = self._sign_in()
+        self.barrier.wait(BARRIER_TIMEOUT)  # every client signed in: the clock starts
+        if session is None:
+            return
+        stop_at = time.monotonic() + self.seconds
+        kinds = [kind for kind, weight in MIX for _ in range(weight)]
+        browser = {"Cookie": f"{SESSION_COOKIE}={session}"}
+        api = {"Authorization": f"Bearer {self.token}"}
+        api_json = {**api, "Content-Type": "application/json"}
+        own = f"LOAD-{self.number:03d}"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60.0)
+        try:
+            while time.monotonic() < stop_at:
                 kind = self.random.choice(kinds)
                 other = f"LOAD-{self.random.randrange(0, 20):03d}"
                 started = time.perf_counter()
+                body: bytes | None = None
                 if kind == "checklist page":
-                    response = http.get(f"/candidates/{other}")
-                    expected = 200
+                    method, path, headers, expected = "GET", f"/candidates/{other}", browser, 200
                 elif kind == "candidate JSON":
-                    response = http.get(f"/api/v1/candidates/{other}", headers=auth)
-                    expected = 200
+                    method, path, headers, expected = "GET", f"/api/v1/candidates/{other}", api, 200
                 elif kind == "save and screen":
-                    body = {
-                        "record": _record(own, 400.0 + self.version % 60),
-                        "base_version": self.version,
-                        "reason": f"load test save {self.version}",
-                    }
-                    response = http.put(f"/api/v1/candidates/{own}", json=body, headers=auth)
-                    expected = 200
-                    if response.status_code == 200:
-                        self.version = response.json()["version"]
+                    body = orjson.dumps(
+                        {
+                            "record": _record(own, 400.0 + self.version % 60),
+                            "base_version": self.version,
+                            "reason": f"load test save {self.version}",
+                        }
+                    )
+                    method, path, headers, expected = "PUT", f"/api/v1/candidates/{own}", api_json, 200
                 else:
                     self.created += 1
-                    new_id = f"LOAD-{self.number:03d}-{self.created:05d}"
-                    response = http.post("/api/v1/candidates", json=_record(new_id, 410.0), headers=auth)
-                    expected = 201
-                elapsed = time.perf_counter() - started
-                if response.status_code != expected:
-                    self.errors.append(f"{kind}: {response.status_code} {response.text[:200]}")
+                    body = orjson.dumps(_record(f"LOAD-{self.number:03d}-{self.created:05d}", 410.0))
+                    method, path, headers, expected = "POST", "/api/v1/candidates", api_json, 201
+                try:
+                    connection.request(method, path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    content = response.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    self.errors.append(f"{kind}: {exc!r}")
+                    connection.close()
                     continue
+                elapsed = time.perf_counter() - started
+                if response.status != expected:
+                    self.errors.append(f"{kind}: {response.status} {content[:200]!r}")
+                    continue
+                if kind == "save and screen":
+                    self.version = orjson.loads(content)["version"]
                 self.results[kind].append(elapsed)
+        finally:
+            connection.close()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+def _client_process(
+    numbers: list[int], port: int, tokens: list[str], start: Any, seconds: float, out: Any
+) -> None:
+    """Run the clients ``numbers`` as threads of this process; send back their figures and CPU.
+
+    ``start`` is the barrier of every client thread, every client process and the benchmark:
+    it opens once all clients have signed in.
+    """
+    results: dict[str, list[float]] = defaultdict(list)
+    workers = [Client(n, port, tokens[n], start, seconds, results) for n in numbers]
+    for worker in workers:
+        worker.start()
+    start.wait(BARRIER_TIMEOUT)
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    for worker in workers:
+        worker.join()
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    out.put((dict(results), [e for w in workers for e in w.errors], cpu))
 
 
-def run(backend: str, clients: int, seconds: float, postgres_url: str) -> dict[str, Any]:
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by the running PostgreSQL processes (all of them, any database)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(" (")[2].partition(") ")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run(
+    backend: str, clients: int, seconds: float, postgres_url: str, workers: int = 2, processes: int = 2
+) -> dict[str, Any]:
     """One load run on a fresh database of ``backend``; the figures."""
     with _database(backend, postgres_url) as url:
         _seed(url, max(clients, 20))
         port = _free_port()
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        command = [sys.executable, "-m", "nmocart", "serve", "--database-url", url, "--port", str(port)]
         server = subprocess.Popen(
-            [sys.executable, "-m", "nmocart", "serve", "--database-url", url, "--port", str(port)],
+            command if workers == 1 else [*command, "--workers", str(workers)],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         base = f"http://127.0.0.1:{port}"
+        server_usage: Any = None
         try:
             for _ in range(300):
                 try:
@@ -195,30 +273,54 @@ def run(backend: str, clients: int, seconds: float, postgres_url: str) -> dict[s
                 ).json()["token"]
                 for _ in range(clients)
             ]
-            results: dict[str, list[float]] = defaultdict(list)
-            cpu_before = os.times()
-            started = time.monotonic()
-            stop_at = started + seconds
-            workers = [Client(i, base, tokens[i], stop_at, results) for i in range(clients)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-            wall = time.monotonic() - started
-            cpu_after = os.times()
+            context = multiprocessing.get_context("spawn")
+            out = context.Queue()
+            groups = [g for g in (list(range(clients))[k::processes] for k in range(processes)) if g]
+            start = context.Barrier(clients + len(groups) + 1)
+            children = [
+                context.Process(target=_client_process, args=(group, port, tokens, start, seconds, out))
+                for group in groups
+            ]
+            for child in children:
+                child.start()
+            start.wait(BARRIER_TIMEOUT)
+            start_at = time.monotonic()
+            server_cpu_start = _process_cpu_seconds(server.pid)
+            postgres_start = _postgres_cpu_seconds()
+            gathered = [out.get(timeout=seconds + 600) for _ in children]
+            wall = time.monotonic() - start_at
+            server_cpu_end = _process_cpu_seconds(server.pid)
+            postgres_end = _postgres_cpu_seconds()
+            for child in children:
+                child.join()
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-        errors = [e for w in workers for e in w.errors]
+            try:
+                _, status, server_usage = os.wait4(server.pid, 0)
+                server.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                server.wait(timeout=60)
+        results: dict[str, list[float]] = defaultdict(list)
+        errors: list[str] = []
+        client_cpu = 0.0
+        for part, part_errors, cpu in gathered:
+            for kind, values in part.items():
+                results[kind] += values
+            errors += part_errors
+            client_cpu += cpu
+        requests = sum(len(v) for v in results.values())
+        server_cpu = server_cpu_end - server_cpu_start
         load = os.getloadavg()
         return {
             "backend": backend,
             "clients": clients,
+            "server_workers": workers,
+            "client_processes": len(children),
             "seconds": round(wall, 1),
-            "requests": sum(len(v) for v in results.values()),
+            "requests": requests,
             "errors": len(errors),
             "first_errors": errors[:5],
-            "throughput_per_s": round(sum(len(v) for v in results.values()) / wall, 1),
+            "throughput_per_s": round(requests / wall, 1),
             "kinds": {
                 kind: {
                     "count": len(results[kind]),
@@ -230,12 +332,35 @@ def run(backend: str, clients: int, seconds: float, postgres_url: str) -> dict[s
                 }
                 for kind, _ in MIX
             },
-            "client_cpu_s": round(
-                (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system), 1
-            ),
+            "server_cpu_s": round(server_cpu, 1),
+            "server_cpu_ms_per_request": round(1000 * server_cpu / requests, 2) if requests else None,
+            "server_cpu_s_whole_run": round(server_usage.ru_utime + server_usage.ru_stime, 1)
+            if server_usage is not None
+            else None,
+            "client_cpu_s": round(client_cpu, 1),
+            "client_cpu_ms_per_request": round(1000 * client_cpu / requests, 2) if requests else None,
+            "postgres_cpu_s": round(postgres_end - postgres_start, 1) if backend == "postgresql" else None,
             "load_average_1min_after": round(load[0], 2),
             "cpus": os.cpu_count(),
         }
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a running process and its worker children (from ``/proc``)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:
@@ -244,11 +369,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--workers", type=int, default=2, help="nmocart serve --workers (server processes)")
+    parser.add_argument(
+        "--client-processes", type=int, default=2, help="processes the clients are spread over"
+    )
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     failed = False
     for backend in backends:
-        figures = run(backend, args.clients, args.seconds, args.postgres_url)
+        figures = run(
+            backend, args.clients, args.seconds, args.postgres_url, args.workers, args.client_processes
+        )
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
         title = f"{backend} ({figures['clients']} clients, {figures['seconds']} s)"
         print(f"\n| {title} | requests | per s | p50 ms | p95 ms | p99 ms |")
@@ -257,7 +388,10 @@ def main() -> None:
             cells = (row["count"], row["per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"])
             print(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
         print(f"| all | {figures['requests']} | {figures['throughput_per_s']} | | | |")
-        print(f"errors: {figures['errors']}\n")
+        per_request = (
+            f"server {figures['server_cpu_ms_per_request']}, clients {figures['client_cpu_ms_per_request']}"
+        )
+        print(f"errors: {figures['errors']}; CPU ms per request: {per_request}\n")
         failed = failed or figures["errors"] > 0
     sys.exit(1 if failed else 0)
 

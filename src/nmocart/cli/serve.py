@@ -3,6 +3,12 @@
 Refuses a database that is not migrated (one line saying what to run); ``--demo`` seeds a
 demo study into a fresh data directory and prints the demo passwords once. uvicorn stops
 cleanly on SIGTERM/SIGINT: it finishes the requests in flight, then exits 0.
+
+``--workers N`` runs N uvicorn worker processes on one listening socket (to use N cores). The
+database is their only shared state: browser sessions with their CSRF tokens, API tokens,
+lockout counters, candidate versions and the audit hash chain are stored there, and every
+write takes the study's write lock (``BEGIN IMMEDIATE`` on SQLite, the audit head row
+``FOR UPDATE`` on PostgreSQL), which serialises appends across processes as across threads.
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ def serve(
         bool,
         typer.Option("--secure-cookies", help="Mark the session cookie Secure (when served over https)."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Worker processes (one per core to use; they share only the database).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the study web application (pages and the JSON API under /api/v1)."""
     import uvicorn
@@ -83,6 +98,10 @@ def serve(
                 f"  {account.username:<13} role {account.role:<13} password {account.password}\n"
             )
         sys.stdout.flush()
+    if workers > 1:
+        db.dispose()  # each worker process opens its own pool
+        _serve_workers(url, host, port, workers, secure_cookies)
+        return
     app = create_app(WebSettings(database_url=url, secure_cookies=secure_cookies), db=db)
     sys.stdout.write(f"nmocart serving on http://{host}:{port}/  (Ctrl-C or SIGTERM to stop)\n")
     sys.stdout.flush()
@@ -98,6 +117,38 @@ def serve(
         sys.stdout.write("nmocart serve stopped.\n")
     finally:
         db.dispose()
+
+
+def _serve_workers(url: str, host: str, port: int, workers: int, secure_cookies: bool) -> None:
+    """Run ``workers`` uvicorn worker processes; return once SIGTERM/SIGINT stopped them all.
+
+    uvicorn's supervisor handles the stop signals: it asks every worker to finish the requests
+    in flight (SIGTERM) and waits for them.
+    """
+    import os
+
+    import uvicorn
+
+    from nmocart.web.app import SERVE_DATABASE_URL, SERVE_SECURE_COOKIES
+
+    os.environ[SERVE_DATABASE_URL] = url
+    os.environ[SERVE_SECURE_COOKIES] = "1" if secure_cookies else "0"
+    sys.stdout.write(
+        f"nmocart serving on http://{host}:{port}/ with {workers} worker processes  "
+        "(Ctrl-C or SIGTERM to stop)\n"
+    )
+    sys.stdout.flush()
+    uvicorn.run(
+        "nmocart.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    sys.stdout.write("nmocart serve stopped.\n")
 
 
 class _StoppedError(Exception):

@@ -54,6 +54,7 @@ __all__ = [
     "lookup_token",
     "record_attempt",
     "require",
+    "require_user",
     "revoke_token",
     "set_role",
     "try_password",
@@ -151,14 +152,27 @@ def require(session: Session, operator: Operator, permission: Permission) -> str
     """Check ``permission`` against the operator's current stored role; return the audit name."""
     if isinstance(operator, SystemOperator):
         return operator.name
-    user = acting_user(session, operator)
+    return require_user(session, operator, permission).username
+
+
+def require_user(session: Session, actor: Actor, permission: Permission) -> User:
+    """Check ``permission`` against the actor's current stored role; return the stored account.
+
+    Holding on to the returned object keeps it in the session's (weak) identity map, so a later
+    ``session.get(User, actor.user_id)`` in the same session costs no second query.
+    """
+    user = acting_user(session, actor)
     if not allowed(user.role, permission):
         raise ForbiddenError(f"role {user.role} may not {permission.value.replace('_', ' ')}")
-    return user.username
+    return user
 
 
 def _actor(user: User) -> Actor:
     return Actor(user.id, user.username, user.full_name, Role(user.role))
+
+
+_ACTOR_COLUMNS = (User.id, User.username, User.full_name, User.role, User.active)
+"""What every authenticated request reads about its user: plain columns (no ORM object to build)."""
 
 
 def _check_password_rules(password: str) -> None:
@@ -523,20 +537,28 @@ def lookup_session(db: Database, token: str) -> SessionInfo | None:
     now = db.now()
     with db.read() as session:
         row = session.execute(
-            select(BrowserSession, User).join(User).where(BrowserSession.token_sha256 == digest)
+            select(
+                BrowserSession.ended_at,
+                BrowserSession.last_seen_at,
+                BrowserSession.created_at,
+                BrowserSession.csrf_token,
+                *_ACTOR_COLUMNS,
+            )
+            .join(User, User.id == BrowserSession.user_id)
+            .where(BrowserSession.token_sha256 == digest)
         ).first()
         if row is None:
             return None
-        browser, user = row
+        ended_at, last_seen_at, created_at, csrf_token, user_id, username, full_name, role, active = row
         if (
-            browser.ended_at is not None
-            or not user.active
-            or now - browser.last_seen_at > dt.timedelta(minutes=POLICY.session_idle_minutes)
-            or now - browser.created_at > dt.timedelta(hours=POLICY.session_absolute_hours)
+            ended_at is not None
+            or not active
+            or now - last_seen_at > dt.timedelta(minutes=POLICY.session_idle_minutes)
+            or now - created_at > dt.timedelta(hours=POLICY.session_absolute_hours)
         ):
             return None
-        info = SessionInfo(_actor(user), browser.csrf_token)
-        stale = now - browser.last_seen_at > dt.timedelta(seconds=POLICY.session_touch_seconds)
+        info = SessionInfo(Actor(user_id, username, full_name, Role(role)), csrf_token)
+        stale = now - last_seen_at > dt.timedelta(seconds=POLICY.session_touch_seconds)
     if stale:
         with db.write() as session:
             session.execute(
@@ -613,14 +635,16 @@ def lookup_token(db: Database, token: str) -> Actor | None:
     """The actor behind a bearer token, or None (unknown, revoked, expired, disabled account)."""
     with db.read() as session:
         row = session.execute(
-            select(ApiToken, User).join(User).where(ApiToken.token_sha256 == _token_sha256(token))
+            select(ApiToken.revoked_at, ApiToken.expires_at, *_ACTOR_COLUMNS)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_sha256 == _token_sha256(token))
         ).first()
         if row is None:
             return None
-        grant, user = row
-        if grant.revoked_at is not None or grant.expires_at <= db.now() or not user.active:
+        revoked_at, expires_at, user_id, username, full_name, role, active = row
+        if revoked_at is not None or expires_at <= db.now() or not active:
             return None
-        return _actor(user)
+        return Actor(user_id, username, full_name, Role(role))
 
 
 def revoke_token(db: Database, actor: Actor, token: str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nmocart.db import audit
-from nmocart.db.accounts import Actor, require
+from nmocart.db.accounts import Actor, require, require_user
 from nmocart.db.database import Database
 from nmocart.db.errors import ConflictError, InvalidInputError, NotFoundError, is_storable, storable_text
 from nmocart.db.models import Candidate, CandidateVersion, Signature, StatusChange, User
@@ -172,6 +172,9 @@ class VersionView:
     signatures: tuple[SignatureView, ...]
     latest_signed: bool
     status: str
+    candidate_signatures: tuple[SignatureView, ...] | None = None
+    """Every signature of the candidate, any version, oldest first (by time, then version);
+    None in the view a save returns (only the saved version's own state is loaded there)."""
 
     @property
     def is_latest(self) -> bool:
@@ -239,22 +242,45 @@ def find_candidate(session: Session, candidate_id: str) -> Candidate:
     return found
 
 
+@dataclass(frozen=True)
+class _Screened:
+    """A record's canonical text and screening result with their hashes, computed before any lock.
+
+    Screening depends only on the record and the protocol in force, never on stored state, so
+    it runs before the write transaction: the study's write lock is held only for the reads
+    and writes that need it.
+    """
+
+    record: ScreeningRecord
+    record_json: str
+    record_sha256: str
+    result_json: str
+    result_sha256: str
+    decision: str
+
+    @classmethod
+    def of(cls, db: Database, record: ScreeningRecord) -> _Screened:
+        """Screen ``record`` with the database's protocol."""
+        record_json = canonical_record(record)
+        result = screen(record, db.protocol)
+        result_json = orjson.dumps(result.as_dict()).decode()
+        record_sha256 = sha256_text(record_json)
+        return cls(record, record_json, record_sha256, result_json, sha256_text(result_json), result.decision)
+
+
 def _screened_version(
-    db: Database, record: ScreeningRecord, candidate_pk: int, version: int, user_id: int, reason: str | None
+    db: Database, screened: _Screened, candidate_pk: int, version: int, user_id: int, reason: str | None
 ) -> CandidateVersion:
-    record_json = canonical_record(record)
-    result = screen(record, db.protocol)
-    result_json = orjson.dumps(result.as_dict()).decode()
     stamp = db.protocol.stamp
     return CandidateVersion(
         candidate_pk=candidate_pk,
         version=version,
-        record_json=record_json,
-        record_sha256=sha256_text(record_json),
-        result_json=result_json,
-        result_sha256=sha256_text(result_json),
-        decision=result.decision,
-        screening_date=record.screening_date,
+        record_json=screened.record_json,
+        record_sha256=screened.record_sha256,
+        result_json=screened.result_json,
+        result_sha256=screened.result_sha256,
+        decision=screened.decision,
+        screening_date=screened.record.screening_date,
         protocol_id=stamp["id"],
         protocol_version=stamp["version"],
         protocol_parameters_sha256=stamp["parameters_sha256"],
@@ -309,8 +335,10 @@ def create_candidate(
     """
     parsed = record if isinstance(record, ScreeningRecord) else parse_screening_record(record)
     note = storable_text("reason", reason.strip()) if reason is not None and reason.strip() else None
+    screened = _Screened.of(db, parsed)
     with db.write() as session:
-        name = require(session, actor, Permission.edit_candidates)
+        user = require_user(session, actor, Permission.edit_candidates)
+        name = user.username
         if session.scalar(select(Candidate.id).where(Candidate.candidate_id == parsed.candidate_id)):
             raise ConflictError(f"candidate_id: {parsed.candidate_id!r} already exists; edit it instead")
         now = db.now()
@@ -329,7 +357,7 @@ def create_candidate(
             raise ConflictError(
                 f"candidate_id: {parsed.candidate_id!r} already exists; edit it instead"
             ) from None
-        version = _screened_version(db, parsed, candidate.id, 1, actor.user_id, note)
+        version = _screened_version(db, screened, candidate.id, 1, actor.user_id, note)
         session.add(version)
         session.add(
             StatusChange(
@@ -368,7 +396,7 @@ def create_candidate(
             ],
             reason="candidate created",
         )
-        return _view(session, candidate, version)
+        return _fresh_view(candidate, version, user)
 
 
 def save_version(
@@ -394,16 +422,17 @@ def save_version(
             f"candidate_id: {parsed.candidate_id!r} differs from the candidate being edited "
             f"{candidate_id!r}; a candidate's id cannot change"
         )
+    screened = _Screened.of(db, parsed)
     with db.write() as session:
-        name = require(session, actor, Permission.edit_candidates)
-        candidate = find_candidate(session, candidate_id)
+        user = require_user(session, actor, Permission.edit_candidates)
+        name = user.username
+        candidate, previous, _ = _version_row(session, candidate_id, None)
         if base_version != candidate.latest_version:
             raise ConflictError(
                 f"base_version: {base_version} is not the latest version ({candidate.latest_version}) "
                 f"of {candidate_id}; reload it and re-apply your change"
             )
-        previous = stored_version(session, candidate, candidate.latest_version)
-        version = _screened_version(db, parsed, candidate.id, base_version + 1, actor.user_id, why)
+        version = _screened_version(db, screened, candidate.id, base_version + 1, actor.user_id, why)
         if (
             version.record_sha256 == previous.record_sha256
             and version.protocol_parameters_sha256 == previous.protocol_parameters_sha256
@@ -431,7 +460,7 @@ def save_version(
             changes=_version_changes(previous, version),
             reason=why,
         )
-        return _view(session, candidate, version)
+        return _fresh_view(candidate, version, user)
 
 
 def stored_version(session: Session, candidate: Candidate, version: int) -> CandidateVersion:
@@ -447,45 +476,35 @@ def stored_version(session: Session, candidate: Candidate, version: int) -> Cand
     return found
 
 
-def signatures_of(
-    session: Session, candidate: Candidate, version_ids: list[int]
-) -> dict[int, list[SignatureView]]:
-    out: dict[int, list[SignatureView]] = {vid: [] for vid in version_ids}
-    if not version_ids:
-        return out
+def candidate_signatures(session: Session, candidate: Candidate) -> list[SignatureView]:
+    """Every signature of every version of ``candidate``, in the order they were stored (one query)."""
     rows = session.execute(
         select(Signature, User.username, CandidateVersion.version)
         .join(User, User.id == Signature.user_id)
         .join(CandidateVersion, CandidateVersion.id == Signature.version_id)
-        .where(Signature.version_id.in_(version_ids))
+        .where(CandidateVersion.candidate_pk == candidate.id)
         .order_by(Signature.id)
     )
-    for signature, username, number in rows:
-        out[signature.version_id].append(
-            SignatureView(
-                candidate.candidate_id,
-                number,
-                username,
-                signature.printed_name,
-                signature.signed_at,
-                signature.meaning,
-                signature.record_sha256,
-                signature.result_sha256,
-                signature.decision,
-            )
+    return [
+        SignatureView(
+            candidate.candidate_id,
+            number,
+            username,
+            signature.printed_name,
+            signature.signed_at,
+            signature.meaning,
+            signature.record_sha256,
+            signature.result_sha256,
+            signature.decision,
         )
-    return out
+        for signature, username, number in rows
+    ]
 
 
-def _view(session: Session, candidate: Candidate, version: CandidateVersion) -> VersionView:
-    latest = (
-        version
-        if version.version == candidate.latest_version
-        else stored_version(session, candidate, candidate.latest_version)
-    )
-    signatures = signatures_of(session, candidate, sorted({version.id, latest.id}))
-    saver = session.get(User, version.saved_by)
-    assert saver is not None
+def _view(
+    candidate: Candidate, version: CandidateVersion, saver: User, every: list[SignatureView] | None
+) -> VersionView:
+    """The view of ``version`` given its saver and every signature of the candidate (id order)."""
     return VersionView(
         candidate_id=candidate.candidate_id,
         version=version.version,
@@ -506,19 +525,64 @@ def _view(session: Session, candidate: Candidate, version: CandidateVersion) -> 
         saved_by=saver.username,
         saved_by_name=saver.full_name,
         reason=version.reason,
-        signatures=tuple(signatures[version.id]),
-        latest_signed=bool(signatures[latest.id]),
+        signatures=tuple(s for s in every or () if s.version == version.version),
+        latest_signed=any(s.version == candidate.latest_version for s in every or ()),
         status=candidate.status,
+        candidate_signatures=None
+        if every is None
+        else tuple(sorted(every, key=lambda s: (s.signed_at, s.version))),
     )
 
 
+def _fresh_view(candidate: Candidate, version: CandidateVersion, saver: User) -> VersionView:
+    """The view of a version just written in the current write transaction.
+
+    It is the latest version and carries no signature yet (the write lock is held since it was
+    inserted), so its own signatures and the signed state need no query; the earlier versions'
+    signatures are not loaded (``candidate_signatures`` is None).
+    """
+    view = _view(candidate, version, saver, None)
+    assert view.is_latest
+    return view
+
+
+def _version_row(
+    session: Session, candidate_id: str, version: int | None
+) -> tuple[Candidate, CandidateVersion, User]:
+    """The candidate, its version ``version`` (default: the latest) and who saved it, in one query.
+
+    Raises :class:`NotFoundError` naming the candidate or the version that does not exist.
+    """
+    if is_storable(candidate_id):
+        number = Candidate.latest_version if version is None else version
+        row = session.execute(
+            select(Candidate, CandidateVersion, User)
+            .join(
+                CandidateVersion,
+                (CandidateVersion.candidate_pk == Candidate.id) & (CandidateVersion.version == number),
+            )
+            .join(User, User.id == CandidateVersion.saved_by)
+            .where(Candidate.candidate_id == candidate_id)
+        ).first()
+        if row is not None:
+            return row[0], row[1], row[2]
+    candidate = find_candidate(session, candidate_id)
+    stored = stored_version(session, candidate, candidate.latest_version if version is None else version)
+    saver = session.get(User, stored.saved_by)
+    assert saver is not None
+    return candidate, stored, saver
+
+
 def get_version(db: Database, actor: Actor, candidate_id: str, version: int | None = None) -> VersionView:
-    """A candidate's version (default: the latest) with result, signatures and signed state."""
+    """A candidate's version (default: the latest) with result, signatures and signed state.
+
+    Three queries in one read transaction: the reader's account (role re-checked), the candidate
+    with the version and its saver, and every signature of the candidate.
+    """
     with db.read() as session:
         require(session, actor, Permission.read_candidates)
-        candidate = find_candidate(session, candidate_id)
-        number = candidate.latest_version if version is None else version
-        return _view(session, candidate, stored_version(session, candidate, number))
+        candidate, stored, saver = _version_row(session, candidate_id, version)
+        return _view(candidate, stored, saver, candidate_signatures(session, candidate))
 
 
 def list_versions(db: Database, actor: Actor, candidate_id: str) -> list[VersionSummary]:

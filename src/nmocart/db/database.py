@@ -161,9 +161,13 @@ class Database:
         from nmocart.db.models import AuditHead
 
         with self._writes() as session, session.begin():
+            head = None
             if self.dialect == "postgresql":
-                session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+                # the locked row is loaded as the entity and referenced until the block ends, so
+                # audit appends find it in the session's identity map instead of selecting it again
+                head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
             yield session
+            del head
 
     def dispose(self) -> None:
         """Close every pooled connection."""

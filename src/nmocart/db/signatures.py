@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from nmocart.db import audit
 from nmocart.db.accounts import Actor, record_attempt, require, try_password
-from nmocart.db.candidates import SignatureView, find_candidate, signatures_of, stored_version
+from nmocart.db.candidates import SignatureView, candidate_signatures, find_candidate, stored_version
 from nmocart.db.database import Database
 from nmocart.db.errors import AuthenticationError, ConflictError, InvalidInputError, storable_text
-from nmocart.db.models import CandidateVersion, Signature, User
+from nmocart.db.models import Signature, User
 from nmocart.db.roles import Permission
 
 __all__ = ["MEANING_PREFIX", "SignatureState", "sign", "signature_state", "standard_meaning"]
@@ -136,13 +134,7 @@ def signature_state(db: Database, actor: Actor, candidate_id: str) -> SignatureS
     with db.read() as session:
         require(session, actor, Permission.read_candidates)
         candidate = find_candidate(session, candidate_id)
-        ids = list(
-            session.scalars(select(CandidateVersion.id).where(CandidateVersion.candidate_pk == candidate.id))
-        )
-        by_version = signatures_of(session, candidate, ids)
-        every = sorted(
-            (s for views in by_version.values() for s in views), key=lambda s: (s.signed_at, s.version)
-        )
+        every = sorted(candidate_signatures(session, candidate), key=lambda s: (s.signed_at, s.version))
         return SignatureState(
             candidate_id,
             candidate.latest_version,

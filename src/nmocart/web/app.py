@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmocart import __version__
 from nmocart.db.database import Database, open_database
@@ -23,6 +25,31 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 """Sent with every response: no inline scripts, no framing, no content sniffing."""
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response that lacks them.
+
+    A plain ASGI wrapper of ``send`` rather than ``@app.middleware("http")``: the latter runs
+    every request through an extra task and memory streams, a measurable cost per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
@@ -50,12 +77,7 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     errors.install(app)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     _document_record_schema(app)
     static = resources.files("nmocart.web") / "static"
@@ -63,6 +85,26 @@ def create_app(settings: WebSettings, db: Database | None = None) -> FastAPI:
     for module in (auth, candidates, screening_log, audit_pages, clinical, export, admin, api):
         app.include_router(module.router)
     return app
+
+
+SERVE_DATABASE_URL = "NMOCART_SERVE_DATABASE_URL"
+"""How ``nmocart serve --workers N`` tells each worker process which database to open."""
+SERVE_SECURE_COOKIES = "NMOCART_SERVE_SECURE_COOKIES"
+"""``1`` when ``nmocart serve --workers N`` was given ``--secure-cookies``."""
+
+
+def app_from_environment() -> FastAPI:
+    """The application of one ``nmocart serve --workers N`` worker process (a uvicorn factory).
+
+    Each worker opens its own connection pool on the database the parent process checked; the
+    database is the only state the workers share (sessions, CSRF tokens, lockout counters and
+    the audit chain all live there, and writes are serialised by the database's write lock).
+    """
+    url = os.environ.get(SERVE_DATABASE_URL)
+    if not url:
+        raise RuntimeError(f"{SERVE_DATABASE_URL} is not set: start workers with nmocart serve --workers N")
+    secure = os.environ.get(SERVE_SECURE_COOKIES) == "1"
+    return create_app(WebSettings(database_url=url, secure_cookies=secure))
 
 
 def _document_record_schema(app: FastAPI) -> None:

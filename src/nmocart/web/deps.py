@@ -29,8 +29,8 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_NUMBER)]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(request: Request) -> Database:
-    """The application's open database."""
+async def get_db(request: Request) -> Database:
+    """The application's open database (async: no I/O, so no hop through the thread pool)."""
     db: Database = request.app.state.db
     return db
 

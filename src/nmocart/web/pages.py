@@ -39,10 +39,15 @@ STATIC_VERSION = __version__
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The page templates; autoescaping everywhere, undefined names are errors."""
+    """The page templates; autoescaping everywhere, undefined names are errors.
+
+    Templates ship inside the package and do not change while the server runs: each is
+    compiled once, and ``auto_reload=False`` spares the file-date check on every page.
+    """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("nmocart.web", "templates"),
         autoescape=True,
+        auto_reload=False,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

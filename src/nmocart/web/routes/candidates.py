@@ -146,8 +146,9 @@ async def upload_records(request: Request, db: DbDep, actor: Editor, records: Up
 
 
 def _checklist(request: Request, db: DbDep, actor: Actor, candidate_id: str, version: int | None) -> Response:
-    view = cands.get_version(db, actor, candidate_id, version)
-    state = signatures.signature_state(db, actor, candidate_id)
+    view = cands.get_version(db, actor, candidate_id, version)  # with every signature of the candidate
+    every = view.candidate_signatures
+    assert every is not None
     latest = view if view.is_latest else cands.get_version(db, actor, candidate_id, None)
     flashes = []
     saved = request.query_params.get("saved")
@@ -166,7 +167,7 @@ def _checklist(request: Request, db: DbDep, actor: Actor, candidate_id: str, ver
             "status": view.status,
             "tally": verdict_tally(view.result),
             "version_signatures": [_sig(s) for s in view.signatures],
-            "earlier_signatures": [_sig(s) for s in state.signatures if s.version != view.version],
+            "earlier_signatures": [_sig(s) for s in every if s.version != view.version],
             "todo": todo_items(candidate_id, view.result["missing"]),
             "can_edit": actor.can(Permission.edit_candidates),
             "can_sign": actor.can(Permission.sign),
