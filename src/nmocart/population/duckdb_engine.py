@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from nmocart.fhir.resources import Origin
-from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
+from nmocart.population.assess import NO_ID_PREFIX, ChunkOutput, RunSettings, assess_batch
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     HISTORY_SUFFIX,
@@ -38,12 +38,6 @@ from nmocart.population.flatten import (
     split_inputs,
 )
 
-Group = tuple[str | None, list[tuple[Any, ...]]]
-"""A patient key (None: resources whose subject resolves to no patient) and its rows."""
-
-ChunkResult = tuple[list[Assessed], bytes]
-"""The assessed patients of a chunk, in key order, and the chunk's tally (pickled)."""
-
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
@@ -59,7 +53,8 @@ WITH lines AS (
     FROM read_csv($files, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', quote = '', escape = '',
                   header = false, filename = true, auto_detect = false, store_rejects = true,
                   strict_mode = false, new_line = '\\n')
-    WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''
+    -- not blank; ltrim decides it as trim would, without scanning the line from its end too
+    WHERE line IS NOT NULL AND ltrim(line, ' \t\r') <> ''
 ), typed AS (
     SELECT file, line,
         try(json_extract(line, ['$.resourceType', '$.id', '$.subject.reference',
@@ -123,35 +118,27 @@ ORDER BY key NULLS LAST
 
 
 CHUNK_PATIENTS = 256
-"""Patients per worker task; a bounded number of tasks is in flight at once."""
+"""Patients per worker task (one Arrow batch of groups); a bounded number of tasks is in flight."""
 
 
-def chunked(groups: Iterable[Group], size: int = CHUNK_PATIENTS) -> Iterator[list[Group]]:
-    """Consecutive groups in lists of ``size``."""
-    chunk: list[Group] = []
-    for group in groups:
-        chunk.append(group)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def assess_in_pool(
+    batches: Iterable[pa.RecordBatch], settings: RunSettings, jobs: int
+) -> Iterator[ChunkOutput]:
+    """Assess batches of groups in ``jobs`` worker processes, yielding the chunks in batch order.
 
-
-def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
-    """Assess groups in ``jobs`` worker processes, yielding the chunks in group order.
-
-    Workers are spawned, not forked: DuckDB's threads do not survive a fork.
+    The batches go to the workers as Arrow data (cheap to send; the workers make the Python
+    rows), so the engine's process only runs the query and writes what comes back. Workers
+    are spawned, not forked: DuckDB's threads do not survive a fork.
     """
     if jobs <= 1:
-        for chunk in chunked(groups):
-            yield assess_chunk([(key or "", rows) for key, rows in chunk], settings)
+        for batch in batches:
+            yield assess_batch(batch, settings)
         return
-    window: deque[Future[ChunkResult]] = deque()
+    window: deque[Future[ChunkOutput]] = deque()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for chunk in chunked(groups):
-            window.append(pool.submit(assess_chunk, [(key or "", rows) for key, rows in chunk], settings))
+        for batch in batches:
+            window.append(pool.submit(assess_batch, batch, settings))
             if len(window) >= 3 * jobs:
                 yield window.popleft().result()
         while window:
@@ -258,11 +245,21 @@ class DuckDBEngine:
         return int(row[0]) if row else 0
 
     def duplicates(self) -> list[tuple[str, list[Origin]]]:
-        """Resource references read more than once, with every copy's place."""
+        """Resource references read more than once, with every copy's place.
+
+        The repeated references are found by counting first; only their copies are then
+        listed (listing every reference's places and keeping the repeated ones cost a sorted
+        list per resource).
+        """
         rows = self.con.execute(
-            "SELECT ref, list((file, line, entry) ORDER BY file, line, entry) FROM resources"
-            f" WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'"
-            " GROUP BY rtype, ref HAVING count(*) > 1 ORDER BY ref"
+            f"""WITH repeated AS (
+                SELECT rtype, ref FROM resources
+                WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'
+                GROUP BY rtype, ref HAVING count(*) > 1
+            )
+            SELECT ref, list((file, line, entry) ORDER BY file, line, entry)
+            FROM resources JOIN repeated USING (rtype, ref)
+            GROUP BY rtype, ref ORDER BY ref"""
         ).fetchall()
         return [(str(ref), [Origin(*copy) for copy in copies]) for ref, copies in rows]
 
@@ -276,18 +273,16 @@ class DuckDBEngine:
             for row in batch:
                 yield FlatRow(*row)
 
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkOutput]:
         """Every group assessed in a process pool, in key order."""
-        return assess_in_pool(self.groups(), settings, jobs)
+        return assess_in_pool(self.batches(), settings, jobs)
 
-    def groups(self, batch_rows: int = 1000) -> Iterator[Group]:
-        """Every group in key order (None last), its rows as :class:`FlatRow` tuples."""
-        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(batch_rows)
+    def batches(self, patients: int = CHUNK_PATIENTS) -> Iterator[pa.RecordBatch]:
+        """Every group in key order (None last), ``patients`` groups per Arrow batch: ``key``, ``rows``."""
+        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(patients)
         for batch in reader:
-            keys = batch.column(0).to_pylist()
-            rows = batch.column(1).to_pylist()
-            for key, items in zip(keys, rows, strict=True):
-                yield key, [FlatRow(**item) for item in items]
+            if batch.num_rows:
+                yield batch
 
     def close(self) -> None:
         """Close the scratch database."""
