@@ -56,8 +56,14 @@ class RunSettings:
 
 
 def _resource(row: Sequence[Any]) -> Resource:
+    """The intake's resource of a flat row.
+
+    Built with ``tuple.__new__``: the named tuples' own constructors are Python functions,
+    and this runs for every resource of the population.
+    """
     rtype, ref, file, line, entry, pkey, mkey, raw = row
-    return Resource(rtype, ref, orjson.loads(raw), Origin(file, int(line), entry), pkey, mkey)
+    origin = tuple.__new__(Origin, (file, int(line), entry))
+    return tuple.__new__(Resource, (rtype, ref, orjson.loads(raw), origin, pkey, mkey))
 
 
 def evidence_resources(evidence: Iterable[str], sources: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -79,23 +85,30 @@ class _SourceIndex:
     def __init__(self, sources: Mapping[str, list[str]]) -> None:
         self.sources = sources
         self.pointers = sorted(sources)
+        self.found: dict[str, list[str]] = {}
 
     def resources(self, evidence: Iterable[str]) -> dict[str, list[str]]:
+        """Each pointer's references, sorted and distinct (each pointer worked out once per patient)."""
         out: dict[str, list[str]] = {}
         for pointer in evidence:
-            refs = self.sources.get(pointer)
+            refs = self.found.get(pointer)
             if refs is None:
-                prefix = pointer + "/"
-                found: set[str] = set()
-                pointers = self.pointers
-                index = bisect_left(pointers, prefix)
-                while index < len(pointers) and pointers[index].startswith(prefix):
-                    found.update(self.sources[pointers[index]])
-                    index += 1
-                out[pointer] = sorted(found)
-            else:
-                out[pointer] = sorted(set(refs))
+                refs = self.found[pointer] = self._under(pointer)
+            out[pointer] = list(refs)
         return out
+
+    def _under(self, pointer: str) -> list[str]:
+        refs = self.sources.get(pointer)
+        if refs is not None:
+            return sorted(set(refs))
+        prefix = pointer + "/"
+        found: set[str] = set()
+        pointers = self.pointers
+        index = bisect_left(pointers, prefix)
+        while index < len(pointers) and pointers[index].startswith(prefix):
+            found.update(self.sources[pointers[index]])
+            index += 1
+        return sorted(found)
 
 
 def _result(intake: PatientIntake, model: ScreeningRecord, settings: RunSettings) -> dict[str, Any]:
