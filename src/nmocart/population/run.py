@@ -21,10 +21,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from nmocart.fhir.grouping import medication_codes
-from nmocart.fhir.intake import ResourceOutcome
+from nmocart.fhir.grouping import medication_outcome
 from nmocart.fhir.output import RECORDS, REPORT, SOURCES, write_json
-from nmocart.fhir.resources import Origin
+from nmocart.fhir.resources import Origin, Resource
 from nmocart.population.assess import ChunkOutput, ChunkTally, RunSettings
 from nmocart.population.flatten import FlatRow, InputAccount
 from nmocart.population.outputs import RESULTS, PopulationTally, write_outputs
@@ -130,17 +129,16 @@ def run_prescreen(
             for ref, origins in engine.duplicates():
                 intake.add_duplicate(ref, origins)
             for row in engine.medications():
-                used = row.ref in tally.consulted
-                intake.add_outcome(
-                    ResourceOutcome(
-                        "Medication",
-                        row.ref,
-                        "used" if used else "ignored",
-                        "" if used else "unreferenced",
-                        medication_codes("Medication", orjson.loads(row.raw)),
-                        Origin(row.file, row.line, row.entry),
-                    )
+                medication = Resource(
+                    row.rtype,
+                    row.ref,
+                    orjson.loads(row.raw),
+                    Origin(row.file, row.line, row.entry),
+                    row.pkey,
+                    row.mkey,
                 )
+                consulted = row.ref in tally.consulted
+                intake.add_outcome(medication_outcome(medication, consulted, settings.concept_map))
             account = engine.account
         finally:
             engine.close()
