@@ -1,4 +1,4 @@
-"""Workers make the same rows from an Arrow batch of groups as a row-by-row conversion would."""
+"""Workers make the same groups from Arrow batches as a row-by-row conversion would."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmocart.population.assess import groups_of_batch
+from nmocart.population.assess import groups_of_batch, groups_of_rows
+from nmocart.population.duckdb_engine import whole_groups
 from nmocart.population.flatten import FLAT_COLUMNS
 
 ROW = st.tuples(
@@ -53,3 +54,37 @@ def test_batch_groups_are_the_rows_in_order(
     assert groups_of_batch(batch) == expected
     # a slice of a batch (offsets not starting at 0) gives the slice's groups
     assert groups_of_batch(batch.slice(start, length)) == expected[start : start + length]
+
+
+SORTED_ROWS = st.lists(
+    st.tuples(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])), st.integers(0, 99)), max_size=40
+).map(lambda rows: sorted(rows, key=lambda r: (r[0] is None, r[0] or "")))
+
+
+@given(SORTED_ROWS, st.integers(1, 7))
+@settings(max_examples=100, deadline=None)
+def test_sorted_rows_are_recut_into_whole_groups(rows: list[tuple[str | None, int]], size: int) -> None:
+    table = pa.table(
+        {
+            "key": pa.array([k for k, _ in rows], pa.string()),
+            "rtype": pa.array(["Observation"] * len(rows), pa.string()),
+            "ref": pa.array([f"Observation/{n}" for _, n in rows], pa.string()),
+            "file": pa.array(["f.ndjson"] * len(rows), pa.string()),
+            "line": pa.array([0] * len(rows), pa.int64()),
+            "entry": pa.array([""] * len(rows), pa.string()),
+            "pkey": pa.array([k for k, _ in rows], pa.string()),
+            "mkey": pa.array([None] * len(rows), pa.string()),
+            "raw": pa.array(["{}"] * len(rows), pa.string()),
+        }
+    )
+    batches = table.to_batches(max_chunksize=size)
+    recut = list(whole_groups(batches))
+    groups = [group for batch in recut for group in groups_of_rows(batch)]
+    expected: list[tuple[str, list[str]]] = []
+    for key, number in rows:
+        name = key if key is not None else ""
+        if not expected or expected[-1][0] != name:
+            expected.append((name, []))
+        expected[-1][1].append(f"Observation/{number}")
+    assert [(key, [row[1] for row in group]) for key, group in groups] == expected
+    assert all(batch.num_rows for batch in recut)

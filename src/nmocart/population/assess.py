@@ -289,8 +289,31 @@ def groups_of_batch(batch: pa.RecordBatch) -> list[tuple[str, list[tuple[Any, ..
     ]
 
 
+def groups_of_rows(batch: pa.RecordBatch) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The groups of an Arrow batch of flat rows sorted by ``key`` (first column), whole groups only.
+
+    Consecutive rows with the same key are one group (a null key: the rows whose subject is
+    no patient, key ``""``); rows are made column by column.
+    """
+    keys = batch.column(0).to_pylist()
+    rows = list(zip(*(batch.column(name).to_pylist() for name in FLAT_COLUMNS), strict=True))
+    groups: list[tuple[str, list[tuple[Any, ...]]]] = []
+    start = 0
+    for index in range(1, len(keys) + 1):
+        if index == len(keys) or keys[index] != keys[start]:
+            key = keys[start]
+            groups.append((key if key is not None else "", rows[start:index]))
+            start = index
+    return groups
+
+
+def assess_rows(batch: pa.RecordBatch, settings: RunSettings) -> ChunkOutput:
+    """Assess the groups of an Arrow batch of sorted flat rows (the DuckDB engine's workers)."""
+    return assess_chunk(groups_of_rows(batch), settings)
+
+
 def assess_batch(batch: pa.RecordBatch, settings: RunSettings) -> ChunkOutput:
-    """Assess the groups of an Arrow batch (what the engines hand to their workers)."""
+    """Assess the groups of an Arrow batch of ``key``, ``rows`` lists (the Spark engine's workers)."""
     return assess_chunk(groups_of_batch(batch), settings)
 
 
@@ -303,6 +326,8 @@ __all__ = [
     "assess_batch",
     "assess_chunk",
     "assess_group",
+    "assess_rows",
     "evidence_resources",
     "groups_of_batch",
+    "groups_of_rows",
 ]

@@ -19,9 +19,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmocart.fhir.resources import Origin
-from nmocart.population.assess import NO_ID_PREFIX, ChunkOutput, RunSettings, assess_batch
+from nmocart.population.assess import NO_ID_PREFIX, ChunkOutput, RunSettings, assess_rows
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     HISTORY_SUFFIX,
@@ -95,7 +96,7 @@ SELECT
 FROM fields
 """
 
-_GROUPS = f"""
+_ROWS = f"""
 WITH users AS (
     SELECT DISTINCT mkey, pkey FROM resources WHERE mkey IS NOT NULL AND pkey IS NOT NULL
 ), items AS (
@@ -109,22 +110,43 @@ WITH users AS (
     SELECT u.pkey AS key, m.rtype, m.ref, m.file, m.line, m.entry, m.pkey, m.mkey, m.raw
     FROM resources m JOIN users u ON m.rtype = 'Medication' AND m.ref = u.mkey
 )
-SELECT key, list({{'rtype': rtype, 'ref': ref, 'file': file, 'line': line, 'entry': entry, 'pkey': pkey,
-            'mkey': mkey, 'raw': raw}}) AS rows
+SELECT key, rtype, ref, file, line, entry, pkey, mkey, raw
 FROM items
-GROUP BY key
 ORDER BY key NULLS LAST
 """
 
 
-CHUNK_PATIENTS = 256
-"""Patients per worker task (one Arrow batch of groups); a bounded number of tasks is in flight."""
+ROWS_PER_BATCH = 8192
+"""Rows fetched from the sorted stream at a time (about 270 patients): a worker's task, once re-cut."""
+
+
+def whole_groups(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Batches of rows sorted by key (the first column), re-cut so that no key spans two batches.
+
+    The rows of the last key of a batch may go on in the next one: they are held back and
+    put in front of it. Null keys come last (``NULLS LAST``) and form one group.
+    """
+    carry: pa.Table | None = None
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        if carry is not None:
+            table = pa.concat_tables([carry, table])
+        keys = table.column(0)
+        last = keys[-1]
+        cut = pc.index(keys, last).as_py() if last.is_valid else table.num_rows - keys.null_count
+        if cut > 0:
+            yield table.slice(0, cut).combine_chunks().to_batches()[0]
+        carry = table.slice(cut)
+    if carry is not None and carry.num_rows:
+        yield carry.combine_chunks().to_batches()[0]
 
 
 def assess_in_pool(
     batches: Iterable[pa.RecordBatch], settings: RunSettings, jobs: int
 ) -> Iterator[ChunkOutput]:
-    """Assess batches of groups in ``jobs`` worker processes, yielding the chunks in batch order.
+    """Assess batches of whole groups in ``jobs`` worker processes, yielding the chunks in batch order.
 
     The batches go to the workers as Arrow data (cheap to send; the workers make the Python
     rows), so the engine's process only runs the query and writes what comes back. Workers
@@ -132,13 +154,13 @@ def assess_in_pool(
     """
     if jobs <= 1:
         for batch in batches:
-            yield assess_batch(batch, settings)
+            yield assess_rows(batch, settings)
         return
     window: deque[Future[ChunkOutput]] = deque()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         for batch in batches:
-            window.append(pool.submit(assess_batch, batch, settings))
+            window.append(pool.submit(assess_rows, batch, settings))
             if len(window) >= 3 * jobs:
                 yield window.popleft().result()
         while window:
@@ -277,12 +299,15 @@ class DuckDBEngine:
         """Every group assessed in a process pool, in key order."""
         return assess_in_pool(self.batches(), settings, jobs)
 
-    def batches(self, patients: int = CHUNK_PATIENTS) -> Iterator[pa.RecordBatch]:
-        """Every group in key order (None last), ``patients`` groups per Arrow batch: ``key``, ``rows``."""
-        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(patients)
-        for batch in reader:
-            if batch.num_rows:
-                yield batch
+    def batches(self, rows: int = ROWS_PER_BATCH) -> Iterator[pa.RecordBatch]:
+        """Every group's rows in key order (None last), in Arrow batches of whole groups.
+
+        A sorted stream of rows rather than one aggregated list per patient: DuckDB sorts out
+        of core, so memory stays bounded whatever the population (aggregating lists of raw
+        resources ran out of memory once the data was about five times the memory limit).
+        """
+        reader = self.con.cursor().sql(_ROWS).to_arrow_reader(rows)
+        return whole_groups(reader)
 
     def close(self) -> None:
         """Close the scratch database."""
