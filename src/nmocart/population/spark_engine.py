@@ -135,9 +135,9 @@ def flatten(lines: DataFrame) -> DataFrame:
 def _assess_partition(settings: RunSettings) -> Any:
     """The ``mapInArrow`` function: each Arrow batch of groups becomes one row of its chunk's output.
 
-    The same per-chunk function as the DuckDB engine's workers (:func:`assess_batch`): the
-    batch's rows are made column by column, and the chunk's lines come back joined, with its
-    tally, as one row (not one row per patient).
+    The same per-chunk work as the DuckDB engine's workers (:func:`assess_batch` makes the
+    batch's rows column by column, then :func:`~nmocart.population.assess.assess_chunk`), and
+    the chunk's lines come back joined, with its tally, as one row (not one row per patient).
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
