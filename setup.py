@@ -2,6 +2,8 @@
 
 The modules below are pure, mypy-strict Python; mypyc turns them into C extensions that
 screen about 1.7x faster with the same semantics (the same test suite runs against them).
+The FHIR record builder (``fhir/intake.py``) is compiled too: population pre-screening
+runs it once per patient, and it is most of the per-patient work besides screening.
 Set ``NMOCART_PURE_PYTHON=1`` to install without compiling (same behaviour, slower).
 """
 
@@ -17,6 +19,7 @@ COMPILED = [
     "src/nmocart/kernel/dates.py",
     "src/nmocart/kernel/units.py",
     "src/nmocart/screening/eligibility.py",
+    "src/nmocart/fhir/intake.py",
 ]
 
 if os.environ.get("NMOCART_PURE_PYTHON") == "1":

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import nmocart
+from nmocart.fhir import intake
 from nmocart.screening import eligibility
 
 
@@ -35,3 +36,9 @@ def test_screening_core_is_compiled_unless_pure_python_was_asked_for() -> None:
     assert eligibility.__file__ is not None
     pure = os.environ.get("NMOCART_PURE_PYTHON") == "1"
     assert eligibility.__file__.endswith(".py" if pure else ".so")
+
+
+def test_fhir_record_builder_is_compiled_unless_pure_python_was_asked_for() -> None:
+    assert intake.__file__ is not None
+    pure = os.environ.get("NMOCART_PURE_PYTHON") == "1"
+    assert intake.__file__.endswith(".py" if pure else ".so")

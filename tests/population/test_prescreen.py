@@ -208,3 +208,54 @@ def test_synthea_exports_prescreen_with_every_patient_accounted_for(shared_dir: 
     assert CliRunner().invoke(app, arguments).exit_code == 2
     for name in ("records.ndjson", "sources.ndjson", "intake-report.json"):
         assert (out / name).read_bytes() == (records_out / name).read_bytes(), name
+
+
+def test_a_consulted_medication_without_a_mapped_coding_counts_as_in_fhir_records(tmp_path: Path) -> None:
+    """One rule for Medications in both commands: consulted but unmapped is ``unmapped``, not ``used``."""
+    source = tmp_path / "input.ndjson"
+    resources: list[dict[str, object]] = [
+        {
+            "resourceType": "Patient",
+            "id": "P1",
+            "gender": "female",
+            "birthDate": "1990-01-02",
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/P1"},
+            "medicationReference": {"reference": "Medication/m1"},
+            "authoredOn": "2026-01-05",
+        },
+        {
+            "resourceType": "Medication",
+            "id": "m1",
+            "code": {"coding": [{"system": "http://example.org/drugs", "code": "not-in-the-map"}]},
+        },
+        {
+            "resourceType": "Medication",
+            "id": "m2",
+            "code": {"coding": [{"system": "http://example.org/drugs", "code": "nobody-points-here"}]},
+        },
+    ]
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
+    prescreen([str(source)], tmp_path / "prescreen")
+    records = CliRunner().invoke(
+        app,
+        [
+            "fhir",
+            "records",
+            str(source),
+            "--screening-date",
+            SCREENING_DATE,
+            "--out",
+            str(tmp_path / "records"),
+        ],
+    )
+    assert records.exception is None or isinstance(records.exception, SystemExit)
+    report = (tmp_path / "prescreen" / "intake-report.json").read_bytes()
+    assert report == (tmp_path / "records" / "intake-report.json").read_bytes()
+    medications = orjson.loads(report)["resources"]["Medication"]
+    assert medications == {"read": 2, "used": 0, "unmapped": 1, "ignored": {"unreferenced": 1}}

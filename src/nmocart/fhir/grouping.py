@@ -28,7 +28,7 @@ from nmocart.fhir.intake import PatientIntake, ResourceOutcome, build_patient
 from nmocart.fhir.output import REPORT, IntakeTally, IntakeWriter, write_json
 from nmocart.fhir.resources import READ_TYPES, InputReader, Origin, Resource, input_files
 
-__all__ = ["IntakeRun", "run_intake"]
+__all__ = ["IntakeRun", "medication_outcome", "run_intake"]
 
 BATCH_ROWS = 20_000
 """Resources appended to the on-disk table per batch (bounds pass 1's memory)."""
@@ -184,6 +184,26 @@ def _mapped_medication(medication: Resource, concept_map: ConceptMap) -> bool:
     )
 
 
+def medication_outcome(medication: Resource, consulted: bool, concept_map: ConceptMap) -> ResourceOutcome:
+    """How a Medication resource is counted, once every patient is built (one rule for all commands).
+
+    ``consulted``: a medication resource of a built patient pointed to it. Then it is
+    ``used`` when one of its codings is in the map and ``unmapped`` otherwise; a Medication
+    no one consulted is ``ignored`` as ``unreferenced``.
+    """
+    status, reason = ("used", "") if consulted else ("ignored", "unreferenced")
+    if status == "used" and not _mapped_medication(medication, concept_map):
+        status = "unmapped"
+    return ResourceOutcome(
+        "Medication",
+        medication.ref,
+        status,
+        reason,
+        medication_codes("Medication", medication.body),
+        medication.origin,
+    )
+
+
 def run_intake(
     paths: Sequence[str | Path],
     default_date: dt.date,
@@ -265,19 +285,7 @@ def run_intake(
         while batch := medications.fetchmany(5000):
             for row in batch:
                 med = _resource(row)
-                status, reason = ("used", "") if med.ref in consulted else ("ignored", "unreferenced")
-                if status == "used" and not _mapped_medication(med, concept_map):
-                    status = "unmapped"
-                tally.add_outcome(
-                    ResourceOutcome(
-                        "Medication",
-                        med.ref,
-                        status,
-                        reason,
-                        medication_codes("Medication", med.body),
-                        med.origin,
-                    )
-                )
+                tally.add_outcome(medication_outcome(med, med.ref in consulted, concept_map))
         con.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -164,7 +164,13 @@ class ResourceOutcome(NamedTuple):
 
 @dataclass(frozen=True)
 class PatientIntake:
-    """Everything the intake learnt from one patient: record or rejection, sources, accounting."""
+    """Everything the intake learnt from one patient: record or rejection, sources, accounting.
+
+    A built patient also carries what validating its record produced, so that no later step
+    repeats the work: ``record_json`` is the record's JSON text (the bytes ``records.ndjson``
+    holds, and the bytes the validation read) and ``model`` the validated record model (what
+    ``nmocart screen`` would parse from those bytes). Both are None for a rejected patient.
+    """
 
     candidate_id: str | None
     record: dict[str, Any] | None
@@ -174,6 +180,8 @@ class PatientIntake:
     warnings: tuple[dict[str, str], ...]
     unmapped_units: tuple[tuple[str, str], ...]
     consulted_medications: tuple[str, ...]
+    record_json: bytes | None = field(default=None, repr=False, compare=False)
+    model: ScreeningRecord | None = field(default=None, repr=False, compare=False)
 
 
 def screening_record(record: Mapping[str, Any]) -> ScreeningRecord:
@@ -255,6 +263,34 @@ def _status_code(concept: object) -> str | None:
 
 def _canonical(body: Mapping[str, Any]) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+_T = TypeVar("_T")
+
+
+def _sorted_with_tiebreak(
+    items: Iterable[_T], key: Callable[[_T], Any], tiebreak: Callable[[_T], bytes]
+) -> list[_T]:
+    """``items`` sorted by ``(key(item), tiebreak(item))``, computing ``tiebreak`` only for ties.
+
+    The same order as one sort on the pair (both sorts are stable), but the tie-break -- a
+    canonical JSON serialisation -- is only computed for the rare items whose keys are equal.
+    """
+    keyed = sorted(((key(item), item) for item in items), key=lambda pair: pair[0])
+    ordered = [item for _, item in keyed]
+    start = 0
+    while start < len(keyed):
+        end = start + 1
+        while end < len(keyed) and keyed[end][0] == keyed[start][0]:
+            end += 1
+        if end - start > 1:
+            ordered[start:end] = sorted(ordered[start:end], key=tiebreak)
+        start = end
+    return ordered
+
+
+def _resource_canonical(res: Resource) -> bytes:
+    return _canonical(res.body)
 
 
 # --------------------------------------------------------------------------- the build
@@ -617,8 +653,8 @@ def build_patient(
     ``medications`` the Medications by ``ref`` that ``medicationReference`` may point to;
     ``screening_date`` the run's default date ``D``.
     """
-    patients = sorted(patients, key=lambda r: (r.ref, _canonical(r.body)))
-    resources = sorted(resources, key=lambda r: (r.resource_type, r.ref, _canonical(r.body)))
+    patients = _sorted_with_tiebreak(patients, lambda r: r.ref, _resource_canonical)
+    resources = _sorted_with_tiebreak(resources, lambda r: (r.resource_type, r.ref), _resource_canonical)
     candidate_id = patients[0].patient_key if patients else None
     builder = _Builder(candidate_id or "", concept_map, medications)
     if not patients:
@@ -1126,19 +1162,16 @@ class _Assembly:
         )
 
     def ordered_items(self) -> dict[str, list[dict[str, Any]]]:
-        def key(it: _Item) -> tuple[int, dt.date, str, int, bytes]:
-            return (
-                it.date is None,
-                it.date or dt.date.min,
-                it.ref,
-                it.position,
-                orjson.dumps(it.item, option=orjson.OPT_SORT_KEYS),
-            )
+        def key(it: _Item) -> tuple[bool, dt.date, str, int]:
+            return (it.date is None, it.date or dt.date.min, it.ref, it.position)
+
+        def tiebreak(it: _Item) -> bytes:
+            return orjson.dumps(it.item, option=orjson.OPT_SORT_KEYS)
 
         grouped: dict[str, list[dict[str, Any]]] = {
             k: [] for k in (*SECTION_KEYS, "conditions", "medications")
         }
-        for it in sorted(self.items, key=key):
+        for it in _sorted_with_tiebreak(self.items, key, tiebreak):
             index = len(grouped[it.section])
             grouped[it.section].append(it.item)
             self.sources[f"/{it.section}/{index}"] = [it.ref]
@@ -1171,8 +1204,9 @@ class _Assembly:
     def finish(self, record: dict[str, Any]) -> PatientIntake:
         b = self.builder
         b.count(self.patient, "used")
+        payload = orjson.dumps(record)
         try:
-            ScreeningRecord.model_validate_json(orjson.dumps(record))
+            model = ScreeningRecord.model_validate_json(payload)
         except ValidationError as exc:
             problems = "; ".join(describe_validation_error(exc))
             b.warnings.append(
@@ -1194,13 +1228,15 @@ class _Assembly:
             )
         return PatientIntake(
             b.candidate_id,
-            orjson.loads(orjson.dumps(record)),
+            orjson.loads(payload),
             None,
             dict(sorted(self.sources.items())),
             tuple(b.outcomes),
             tuple(b.warnings),
             tuple(b.unmapped_units),
             tuple(sorted(b.consulted)),
+            payload,
+            model,
         )
 
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmocart.fhir.resources import Origin
-from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
+from nmocart.population.assess import NO_ID_PREFIX, ChunkOutput, RunSettings, assess_rows
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     HISTORY_SUFFIX,
@@ -38,12 +39,6 @@ from nmocart.population.flatten import (
     split_inputs,
 )
 
-Group = tuple[str | None, list[tuple[Any, ...]]]
-"""A patient key (None: resources whose subject resolves to no patient) and its rows."""
-
-ChunkResult = tuple[list[Assessed], bytes]
-"""The assessed patients of a chunk, in key order, and the chunk's tally (pickled)."""
-
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
@@ -59,7 +54,8 @@ WITH lines AS (
     FROM read_csv($files, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', quote = '', escape = '',
                   header = false, filename = true, auto_detect = false, store_rejects = true,
                   strict_mode = false, new_line = '\\n')
-    WHERE line IS NOT NULL AND trim(line, ' \t\r') <> ''
+    -- not blank; ltrim decides it as trim would, without scanning the line from its end too
+    WHERE line IS NOT NULL AND ltrim(line, ' \t\r') <> ''
 ), typed AS (
     SELECT file, line,
         try(json_extract(line, ['$.resourceType', '$.id', '$.subject.reference',
@@ -100,7 +96,7 @@ SELECT
 FROM fields
 """
 
-_GROUPS = f"""
+_ROWS = f"""
 WITH users AS (
     SELECT DISTINCT mkey, pkey FROM resources WHERE mkey IS NOT NULL AND pkey IS NOT NULL
 ), items AS (
@@ -114,44 +110,57 @@ WITH users AS (
     SELECT u.pkey AS key, m.rtype, m.ref, m.file, m.line, m.entry, m.pkey, m.mkey, m.raw
     FROM resources m JOIN users u ON m.rtype = 'Medication' AND m.ref = u.mkey
 )
-SELECT key, list({{'rtype': rtype, 'ref': ref, 'file': file, 'line': line, 'entry': entry, 'pkey': pkey,
-            'mkey': mkey, 'raw': raw}}) AS rows
+SELECT key, rtype, ref, file, line, entry, pkey, mkey, raw
 FROM items
-GROUP BY key
 ORDER BY key NULLS LAST
 """
 
 
-CHUNK_PATIENTS = 256
-"""Patients per worker task; a bounded number of tasks is in flight at once."""
+ROWS_PER_BATCH = 8192
+"""Rows fetched from the sorted stream at a time (about 270 patients): a worker's task, once re-cut."""
 
 
-def chunked(groups: Iterable[Group], size: int = CHUNK_PATIENTS) -> Iterator[list[Group]]:
-    """Consecutive groups in lists of ``size``."""
-    chunk: list[Group] = []
-    for group in groups:
-        chunk.append(group)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def whole_groups(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Batches of rows sorted by key (the first column), re-cut so that no key spans two batches.
+
+    The rows of the last key of a batch may go on in the next one: they are held back and
+    put in front of it. Null keys come last (``NULLS LAST``) and form one group.
+    """
+    carry: pa.Table | None = None
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        if carry is not None:
+            table = pa.concat_tables([carry, table])
+        keys = table.column(0)
+        last = keys[-1]
+        cut = pc.index(keys, last).as_py() if last.is_valid else table.num_rows - keys.null_count
+        if cut > 0:
+            yield table.slice(0, cut).combine_chunks().to_batches()[0]
+        carry = table.slice(cut)
+    if carry is not None and carry.num_rows:
+        yield carry.combine_chunks().to_batches()[0]
 
 
-def assess_in_pool(groups: Iterable[Group], settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
-    """Assess groups in ``jobs`` worker processes, yielding the chunks in group order.
+def assess_in_pool(
+    batches: Iterable[pa.RecordBatch], settings: RunSettings, jobs: int
+) -> Iterator[ChunkOutput]:
+    """Assess batches of whole groups in ``jobs`` worker processes, yielding the chunks in batch order.
 
-    Workers are spawned, not forked: DuckDB's threads do not survive a fork.
+    The batches go to the workers as Arrow data (cheap to send; the workers make the Python
+    rows), so the engine's process only runs the query and writes what comes back. Workers
+    are spawned, not forked: DuckDB's threads do not survive a fork.
     """
     if jobs <= 1:
-        for chunk in chunked(groups):
-            yield assess_chunk([(key or "", rows) for key, rows in chunk], settings)
+        for batch in batches:
+            yield assess_rows(batch, settings)
         return
-    window: deque[Future[ChunkResult]] = deque()
+    window: deque[Future[ChunkOutput]] = deque()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for chunk in chunked(groups):
-            window.append(pool.submit(assess_chunk, [(key or "", rows) for key, rows in chunk], settings))
+        for batch in batches:
+            window.append(pool.submit(assess_rows, batch, settings))
             if len(window) >= 3 * jobs:
                 yield window.popleft().result()
         while window:
@@ -258,11 +267,21 @@ class DuckDBEngine:
         return int(row[0]) if row else 0
 
     def duplicates(self) -> list[tuple[str, list[Origin]]]:
-        """Resource references read more than once, with every copy's place."""
+        """Resource references read more than once, with every copy's place.
+
+        The repeated references are found by counting first; only their copies are then
+        listed (listing every reference's places and keeping the repeated ones cost a sorted
+        list per resource).
+        """
         rows = self.con.execute(
-            "SELECT ref, list((file, line, entry) ORDER BY file, line, entry) FROM resources"
-            f" WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'"
-            " GROUP BY rtype, ref HAVING count(*) > 1 ORDER BY ref"
+            f"""WITH repeated AS (
+                SELECT rtype, ref FROM resources
+                WHERE list_contains({_READ_TYPES_SQL}, rtype) AND ref NOT LIKE '%@%'
+                GROUP BY rtype, ref HAVING count(*) > 1
+            )
+            SELECT ref, list((file, line, entry) ORDER BY file, line, entry)
+            FROM resources JOIN repeated USING (rtype, ref)
+            GROUP BY rtype, ref ORDER BY ref"""
         ).fetchall()
         return [(str(ref), [Origin(*copy) for copy in copies]) for ref, copies in rows]
 
@@ -276,18 +295,19 @@ class DuckDBEngine:
             for row in batch:
                 yield FlatRow(*row)
 
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkResult]:
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkOutput]:
         """Every group assessed in a process pool, in key order."""
-        return assess_in_pool(self.groups(), settings, jobs)
+        return assess_in_pool(self.batches(), settings, jobs)
 
-    def groups(self, batch_rows: int = 1000) -> Iterator[Group]:
-        """Every group in key order (None last), its rows as :class:`FlatRow` tuples."""
-        reader = self.con.cursor().sql(_GROUPS).to_arrow_reader(batch_rows)
-        for batch in reader:
-            keys = batch.column(0).to_pylist()
-            rows = batch.column(1).to_pylist()
-            for key, items in zip(keys, rows, strict=True):
-                yield key, [FlatRow(**item) for item in items]
+    def batches(self, rows: int = ROWS_PER_BATCH) -> Iterator[pa.RecordBatch]:
+        """Every group's rows in key order (None last), in Arrow batches of whole groups.
+
+        A sorted stream of rows rather than one aggregated list per patient: DuckDB sorts out
+        of core, so memory stays bounded whatever the population (aggregating lists of raw
+        resources ran out of memory once the data was about five times the memory limit).
+        """
+        reader = self.con.cursor().sql(_ROWS).to_arrow_reader(rows)
+        return whole_groups(reader)
 
     def close(self) -> None:
         """Close the scratch database."""

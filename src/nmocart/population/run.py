@@ -21,11 +21,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from nmocart.fhir.grouping import medication_codes
-from nmocart.fhir.intake import ResourceOutcome
+from nmocart.fhir.grouping import medication_outcome
 from nmocart.fhir.output import RECORDS, REPORT, SOURCES, write_json
-from nmocart.fhir.resources import Origin
-from nmocart.population.assess import Assessed, ChunkTally, RunSettings
+from nmocart.fhir.resources import Origin, Resource
+from nmocart.population.assess import ChunkOutput, ChunkTally, RunSettings
 from nmocart.population.flatten import FlatRow, InputAccount
 from nmocart.population.outputs import RESULTS, PopulationTally, write_outputs
 
@@ -54,8 +53,8 @@ class Engine(Protocol):
     def patient_count(self) -> int:
         """Patient resources read."""
 
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[tuple[list[Assessed], bytes]]:
-        """Chunks of assessed patients in key order, each with its tally."""
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkOutput]:
+        """Chunks of assessed patients in key order: their output lines and the chunk's tally."""
 
     def close(self) -> None:
         """Release the engine."""
@@ -94,14 +93,13 @@ def _consume(
         (staged / SOURCES).open("wb") as sources,
         (staged / RESULTS).open("wb") as results,
     ):
-        for assessed, blob in engine.assessments(settings, jobs):
-            for patient in assessed:
-                records.write(patient.record)
-                sources.write(patient.sources)
-                results.write(patient.result)
-            chunk: ChunkTally = pickle.loads(blob)
-            tally.merge(chunk)
-            done += len(assessed)
+        for chunk in engine.assessments(settings, jobs):
+            records.write(chunk.records)
+            sources.write(chunk.sources)
+            results.write(chunk.results)
+            chunk_tally: ChunkTally = pickle.loads(chunk.tally)
+            tally.merge(chunk_tally)
+            done += chunk.patients
             if advance is not None:
                 advance(done, total)
     return tally
@@ -127,23 +125,20 @@ def run_prescreen(
             tally = _consume(engine, settings, jobs, staged, advance)
             intake = tally.intake
             for rtype, count in engine.not_read().items():
-                outcome = ResourceOutcome(rtype, "", "ignored", "type_not_read", (), Origin("", 0, ""))
-                for _ in range(count):
-                    intake.add_outcome(outcome)
+                intake.add_counted(rtype, "ignored", "type_not_read", (), count)
             for ref, origins in engine.duplicates():
                 intake.add_duplicate(ref, origins)
             for row in engine.medications():
-                used = row.ref in tally.consulted
-                intake.add_outcome(
-                    ResourceOutcome(
-                        "Medication",
-                        row.ref,
-                        "used" if used else "ignored",
-                        "" if used else "unreferenced",
-                        medication_codes("Medication", orjson.loads(row.raw)),
-                        Origin(row.file, row.line, row.entry),
-                    )
+                medication = Resource(
+                    row.rtype,
+                    row.ref,
+                    orjson.loads(row.raw),
+                    Origin(row.file, row.line, row.entry),
+                    row.pkey,
+                    row.mkey,
                 )
+                consulted = row.ref in tally.consulted
+                intake.add_outcome(medication_outcome(medication, consulted, settings.concept_map))
             account = engine.account
         finally:
             engine.close()

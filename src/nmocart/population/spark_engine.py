@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from nmocart.fhir.resources import Origin
-from nmocart.population.assess import NO_ID_PREFIX, Assessed, RunSettings, assess_chunk
+from nmocart.population.assess import NO_ID_PREFIX, ChunkOutput, RunSettings, assess_batch
 from nmocart.population.flatten import (
     FLAT_COLUMNS,
     HISTORY_SUFFIX,
@@ -44,7 +44,16 @@ from nmocart.population.flatten import (
 CHUNK_PATIENTS = 256
 """Patients per Arrow batch handed to a Python worker (one tally per batch)."""
 
-RESULT_SCHEMA = "key string, record binary, sources binary, result binary, tally binary"
+RESULT_SCHEMA = "patients int, records binary, sources binary, results binary, tally binary"
+RESULT_ARROW_SCHEMA = pa.schema(
+    [
+        ("patients", pa.int32()),
+        ("records", pa.binary()),
+        ("sources", pa.binary()),
+        ("results", pa.binary()),
+        ("tally", pa.binary()),
+    ]
+)
 
 
 def spark_session(master: str, jobs: int, scratch: Path) -> SparkSession:
@@ -124,23 +133,27 @@ def flatten(lines: DataFrame) -> DataFrame:
 
 
 def _assess_partition(settings: RunSettings) -> Any:
-    """The ``mapInPandas`` function: assess each batch of groups, then emit the batch's tally row."""
+    """The ``mapInArrow`` function: each Arrow batch of groups becomes one row of its chunk's output.
 
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    The same per-chunk work as the DuckDB engine's workers (:func:`assess_batch` makes the
+    batch's rows column by column, then :func:`~nmocart.population.assess.assess_chunk`), and
+    the chunk's lines come back joined, with its tally, as one row (not one row per patient).
+    """
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            groups = [
-                (key if key is not None else "", [tuple(item[c] for c in FLAT_COLUMNS) for item in rows])
-                for key, rows in zip(batch["key"], batch["rows"], strict=True)
-            ]
-            assessed, blob = assess_chunk(groups, settings)
-            yield pd.DataFrame(
+            if not batch.num_rows:
+                continue
+            chunk = assess_batch(batch, settings)
+            yield pa.RecordBatch.from_pydict(
                 {
-                    "key": [a.key for a in assessed] + [None],
-                    "record": [a.record for a in assessed] + [None],
-                    "sources": [a.sources for a in assessed] + [None],
-                    "result": [a.result for a in assessed] + [None],
-                    "tally": [None] * len(assessed) + [blob],
-                }
+                    "patients": [chunk.patients],
+                    "records": [chunk.records],
+                    "sources": [chunk.sources],
+                    "results": [chunk.results],
+                    "tally": [chunk.tally],
+                },
+                schema=RESULT_ARROW_SCHEMA,
             )
 
     return run
@@ -299,18 +312,17 @@ class SparkEngine:
             .orderBy(sf.asc_nulls_last("key"))
         )
 
-    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[tuple[list[Assessed], bytes]]:
+    def assessments(self, settings: RunSettings, jobs: int) -> Iterator[ChunkOutput]:
         """Every group assessed in the Python workers, chunk by chunk, in key order."""
-        assessed = self.groups().mapInPandas(_assess_partition(settings), RESULT_SCHEMA)
-        chunk: list[Assessed] = []
+        assessed = self.groups().mapInArrow(_assess_partition(settings), RESULT_SCHEMA)
         for row in assessed.toLocalIterator(prefetchPartitions=True):
-            if row["tally"] is not None:
-                yield chunk, bytes(row["tally"])
-                chunk = []
-            else:
-                chunk.append(
-                    Assessed(row["key"], bytes(row["record"]), bytes(row["sources"]), bytes(row["result"]))
-                )
+            yield ChunkOutput(
+                int(row["patients"]),
+                bytes(row["records"]),
+                bytes(row["sources"]),
+                bytes(row["results"]),
+                bytes(row["tally"]),
+            )
 
     def close(self) -> None:
         """Release the cached table (the session stays for reuse within the process)."""
