@@ -259,3 +259,45 @@ def test_a_consulted_medication_without_a_mapped_coding_counts_as_in_fhir_record
     assert report == (tmp_path / "records" / "intake-report.json").read_bytes()
     medications = orjson.loads(report)["resources"]["Medication"]
     assert medications == {"read": 2, "used": 0, "unmapped": 1, "ignored": {"unreferenced": 1}}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_copies_of_a_medication_id_resolve_as_in_fhir_records_in_any_order(
+    tmp_path: Path, reverse: bool
+) -> None:
+    """Two Medications share an id: both commands use the copy of least JSON text, in any line order."""
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    resources: list[dict[str, object]] = [
+        {"resourceType": "Patient", "id": "P1", "gender": "female", "birthDate": "1990-01-02"},
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/P1"},
+            "medicationReference": {"reference": "Medication/m1"},
+            "authoredOn": "2026-01-05",
+        },
+        {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": rxnorm, "code": "8640"}]}},
+        {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": rxnorm, "code": "3264"}]}},
+    ]
+    if reverse:
+        resources.reverse()
+    source = tmp_path / "input.ndjson"
+    source.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
+    assert (
+        prescreen([str(source)], tmp_path / "prescreen", "--jobs", "1") == 2
+    )  # the duplicate id is reported
+    arguments = [
+        "fhir",
+        "records",
+        str(source),
+        "--screening-date",
+        SCREENING_DATE,
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert CliRunner().invoke(app, arguments).exit_code == 2
+    record = (tmp_path / "prescreen" / "records.ndjson").read_bytes()
+    assert record == (tmp_path / "r" / "records.ndjson").read_bytes()
+    assert orjson.loads(record)["medications"][0]["name"] == "dexamethasone"  # code 3264 sorts first

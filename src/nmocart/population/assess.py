@@ -220,6 +220,21 @@ def _invalid(intake: PatientIntake, patients: Sequence[Resource], detail: str) -
     )
 
 
+def _medications(resources: Sequence[Resource]) -> dict[str, Resource]:
+    """The Medications of a group by ref; of copies sharing an id, the one of least JSON text.
+
+    The choice ``fhir records`` makes (``min`` of the compact JSON), whatever order the engine
+    delivered the rows in; the copies are also reported as duplicate ids.
+    """
+    chosen: dict[str, Resource] = {}
+    for res in resources:
+        if res.resource_type == "Medication":
+            held = chosen.get(res.ref)
+            if held is None or orjson.dumps(res.body) < orjson.dumps(held.body):
+                chosen[res.ref] = res
+    return chosen
+
+
 def assess_group(
     key: str, rows: Sequence[Sequence[Any]], settings: RunSettings, tally: ChunkTally
 ) -> Assessed | None:
@@ -235,7 +250,7 @@ def assess_group(
             if res.resource_type != "Medication":
                 tally.intake.add_orphan(res)
         return None
-    medications = {r.ref: r for r in resources if r.resource_type == "Medication"}
+    medications = _medications(resources)
     others = [r for r in resources if r.resource_type not in ("Patient", "Medication")]
     intake = build_patient(patients, others, medications, settings.screening_date, settings.concept_map)
     result: dict[str, Any] | None = None
