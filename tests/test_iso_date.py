@@ -71,4 +71,8 @@ def test_unix_seconds_and_other_spellings_are_refused_by_name(given: object, mes
 
 
 def test_the_json_schema_says_string_date() -> None:
-    assert Dated.model_json_schema()["properties"]["date"] == {"format": "date", "title": "Date", "type": "string"}
+    assert Dated.model_json_schema()["properties"]["date"] == {
+        "format": "date",
+        "title": "Date",
+        "type": "string",
+    }

@@ -47,7 +47,9 @@ class _IsoDateRule:
     """The core schema of :data:`IsoDate`: native steps from JSON, the Python check otherwise."""
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         date = core_schema.date_schema()
         from_json = core_schema.chain_schema(
             [

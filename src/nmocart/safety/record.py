@@ -145,7 +145,9 @@ class LabResult(_Strict):
         if (self.test, self.unit) not in _ACCEPTED_UNITS:  # one set lookup on the hot path
             if self.test in SAFETY_UNITS and self.unit not in SAFETY_UNITS[self.test]:
                 accepted = " or ".join(SAFETY_UNITS[self.test])
-                _fail(("unit",), f"{self.unit!r} is not a unit for {self.test} here; use {accepted}", self.unit)
+                _fail(
+                    ("unit",), f"{self.unit!r} is not a unit for {self.test} here; use {accepted}", self.unit
+                )
             try:
                 check_unit(self.test, self.unit)
             except ValueError as exc:
