@@ -155,7 +155,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             if not args.keep_outputs:
                 subprocess.run(["rm", "-rf", str(out)], check=True)
-        results_file.write_text(json.dumps(rows, indent=2) + "\n")
+            results_file.write_text(json.dumps(rows, indent=2) + "\n")  # kept if a later run fails
     if args.plot is not None:
         plot(rows, args.plot)
 
